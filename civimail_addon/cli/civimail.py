@@ -1,0 +1,100 @@
+"""``odoo-bin [--addons-path=…] civimail``: CiviMail from the command line.
+
+``run-job`` runs one CiviMail job exactly as its scheduled action does, for
+system cron (like CiviCRM's ``cli.php -e Job -a fetch_bounces``).
+"""
+
+# pylint: disable=print-used
+# A command line answers on standard output and standard error.
+
+import argparse
+import sys
+from pathlib import Path
+
+from odoo import SUPERUSER_ID, api
+from odoo.cli import Command
+from odoo.modules.registry import Registry
+from odoo.tools import config
+
+from ..models.civimail_job_log import JOBS
+
+# Server options run-job accepts and hands to Odoo's own configuration parser.
+SERVER_OPTIONS = {
+    "config": ("-c", "--config"),
+    "db_host": ("--db_host",),
+    "db_port": ("--db_port",),
+    "db_user": ("--db_user",),
+    "db_password": ("--db_password",),
+    "addons_path": ("--addons-path",),
+    "data_dir": ("-D", "--data-dir"),
+    "log_level": ("--log-level",),
+    "logfile": ("--logfile",),
+}
+
+
+class Civimail(Command):
+    """CiviMail jobs and tools (run-job)"""
+
+    def run(self, args):
+        parser = self._parser()
+        options = parser.parse_args(args)
+        sys.exit(options.handler(options))
+
+    def _parser(self):
+        prog = f"{Path(sys.argv[0]).name} [--addons-path=PATH] civimail"
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description="CiviMail for Odoo: run jobs from system cron and inspect mail.",
+        )
+        commands = parser.add_subparsers(title="commands", dest="command", required=True)
+
+        run_job = commands.add_parser(
+            "run-job",
+            help="run one CiviMail job now, as its scheduled action would",
+            description="Run one CiviMail job now, as its scheduled action would, and write "
+            "its job log line. Exit status 0 when it ran (with or without warnings), "
+            "1 when it failed; the error is printed on standard error.",
+        )
+        run_job.add_argument("job", choices=[name for name, _label in JOBS], metavar="JOB",
+                             help="one of: " + ", ".join(name for name, _label in JOBS))
+        run_job.add_argument("-d", "--database", required=True, help="database name")
+        for dest, flags in SERVER_OPTIONS.items():
+            run_job.add_argument(*flags, dest=dest, help=f"as for odoo-bin {flags[-1]}")
+        run_job.set_defaults(handler=self._run_job)
+        return parser
+
+    def _run_job(self, options):
+        odoo_args = ["-d", options.database]
+        for dest, flags in SERVER_OPTIONS.items():
+            value = getattr(options, dest)
+            if value is not None:
+                odoo_args += [flags[-1], value]
+        config.parse_config(odoo_args, setup_logging=True)
+        try:
+            registry = Registry(options.database)
+        except Exception as error:  # noqa: BLE001 - reported as exit status 1
+            print(f"civimail: cannot open database {options.database!r}: {error}", file=sys.stderr)
+            return 1
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            cron = env["ir.cron"].with_context(active_test=False).search(
+                [("civimail_job", "=", options.job)], limit=1
+            )
+            user = cron.user_id or env.user
+            log = env["civimail.job.log"].with_user(user).with_context(
+                lang=user.lang or "en_US"
+            )._run_job(options.job, origin="cli")
+            summary = (
+                f"{options.job}: {log.status}, {log.processed_count} processed, "
+                f"{log.failed_count} failed, {log.duration:.2f} s"
+            )
+            message = log.message or ""
+            failed = log.status == "error"
+        print(summary)
+        if failed:
+            print(f"civimail: {options.job} failed: {message}", file=sys.stderr)
+            return 1
+        if message:
+            print(message)
+        return 0
+

@@ -1,0 +1,188 @@
+import logging
+import threading
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+_logger = logging.getLogger(__name__)
+
+# Every CiviMail job, by the name the scheduled actions and the command line
+# use (`civimail run-job <name>`).
+JOBS = [
+    ("housekeeping", "Housekeeping"),
+]
+
+RETENTION_PARAM = "civimail_addon.job_log_retention_days"
+DEFAULT_RETENTION_DAYS = 90
+
+
+class CivimailJobLog(models.Model):
+    """One line per run of a CiviMail job, whoever started it.
+
+    ``_run_job`` is the single way a job runs: from its scheduled action
+    (scheduled or "Run Manually"), from a button on a record, or from the
+    ``civimail run-job`` command. It writes the line, isolates the job's
+    failure from the caller and from other jobs, and never shows a traceback
+    to users: the traceback goes to the server log, the message to the line.
+    """
+
+    _name = "civimail.job.log"
+    _description = "CiviMail Job Log"
+    _order = "date_start desc, id desc"
+    _rec_name = "job"
+
+    job = fields.Selection(JOBS, required=True, readonly=True, index=True)
+    origin = fields.Selection(
+        [
+            ("cron", "Scheduled action"),
+            ("button", "Button"),
+            ("cli", "Command line"),
+        ],
+        required=True,
+        readonly=True,
+        default="cron",
+    )
+    user_id = fields.Many2one("res.users", string="Run by", readonly=True)
+    company_id = fields.Many2one(
+        "res.company",
+        readonly=True,
+        help="Set when the run concerned the records of one company only.",
+    )
+    date_start = fields.Datetime(string="Start", required=True, readonly=True)
+    date_end = fields.Datetime(string="End", readonly=True)
+    duration = fields.Float(string="Duration (s)", digits=(16, 2), readonly=True)
+    status = fields.Selection(
+        [
+            ("running", "Running"),
+            ("ok", "OK"),
+            ("warning", "Warning"),
+            ("error", "Error"),
+        ],
+        required=True,
+        readonly=True,
+        default="running",
+        index=True,
+    )
+    processed_count = fields.Integer(string="Processed", readonly=True)
+    failed_count = fields.Integer(string="Failed", readonly=True)
+    message = fields.Text(readonly=True)
+
+    @api.model
+    def _job_runners(self):
+        """Map each job to the method doing its work.
+
+        A runner takes the records to work on (all relevant records when
+        called without) and returns a dict with ``processed``, ``failed`` and
+        an optional ``message``. It may commit its own batches.
+        """
+        return {"housekeeping": self._job_housekeeping}
+
+    @api.model
+    def _run_job(self, job, records=None, origin="cron"):
+        """Run ``job`` once and return its log line (never raises for the job's own errors)."""
+        runners = self._job_runners()
+        if job not in runners:
+            raise UserError(
+                self.env._(
+                    "Unknown CiviMail job “%(job)s”. Known jobs: %(jobs)s.",
+                    job=job,
+                    jobs=", ".join(sorted(runners)),
+                )
+            )
+        auto_commit = not getattr(threading.current_thread(), "testing", False)
+        log = self.sudo().create(
+            {
+                "job": job,
+                "origin": origin,
+                "user_id": self.env.uid,
+                "company_id": records.company_id[:1].id
+                if records is not None and "company_id" in records
+                else False,
+                "date_start": fields.Datetime.now(),
+            }
+        )
+        if auto_commit:
+            # The line shows "Running" while the job works and survives its failure.
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+        started = time.monotonic()
+        try:
+            with self._job_transaction(auto_commit):
+                result = runners[job]() if records is None else runners[job](records)
+        except Exception as error:  # a job's failure must not break the caller
+            if isinstance(error, UserError):  # an explained problem, e.g. a bad setting
+                _logger.warning("CiviMail job %s failed: %s", job, error.args[0])
+            else:
+                _logger.exception("CiviMail job %s failed", job)
+            values = {"status": "error", "message": self._job_error_message(error)}
+        else:
+            result = result or {}
+            values = {
+                "status": "warning" if result.get("failed") else "ok",
+                "processed_count": result.get("processed", 0),
+                "failed_count": result.get("failed", 0),
+                "message": result.get("message") or False,
+            }
+        log.write(
+            {
+                **values,
+                "date_end": fields.Datetime.now(),
+                "duration": time.monotonic() - started,
+            }
+        )
+        if auto_commit:
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+        return log
+
+    @contextmanager
+    def _job_transaction(self, auto_commit):
+        """Undo a failed job's uncommitted work, and only that.
+
+        In production a job may commit per batch, so a failure rolls back to
+        its last commit. Tests cannot commit: a savepoint gives the same effect.
+        """
+        if auto_commit:
+            try:
+                yield
+            except Exception:
+                self.env.cr.rollback()
+                raise
+        else:
+            with self.env.cr.savepoint():
+                yield
+
+    @api.model
+    def _job_error_message(self, error):
+        if isinstance(error, UserError):
+            return error.args[0]
+        return self.env._(
+            "Unexpected error (%(error_type)s): %(error)s. The server log has the details.",
+            error_type=type(error).__name__,
+            error=error,
+        )
+
+    @api.model
+    def _job_housekeeping(self):
+        """Delete job log lines older than the retention setting."""
+        parameters = self.env["ir.config_parameter"].sudo()
+        days = int(parameters.get_param(RETENTION_PARAM, DEFAULT_RETENTION_DAYS))
+        if days <= 0:
+            raise UserError(
+                self.env._(
+                    "The job log retention must be a positive number of days (setting "
+                    "“Keep job log lines”, currently %(days)s).",
+                    days=days,
+                )
+            )
+        cutoff = fields.Datetime.now() - timedelta(days=days)
+        old_lines = self.sudo().search([("date_start", "<", cutoff), ("status", "!=", "running")])
+        count = len(old_lines)
+        old_lines.unlink()
+        return {
+            "processed": count,
+            "message": self.env._(
+                "%(count)s job log lines older than %(days)s days deleted.", count=count, days=days
+            ),
+        }

@@ -1,0 +1,101 @@
+from datetime import timedelta
+from unittest.mock import patch
+
+from odoo import fields
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from .common import CivimailCase
+
+
+@tagged("post_install", "-at_install")
+class TestJobLog(CivimailCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.JobLog = cls.env["civimail.job.log"]
+        cls.cron = cls.env.ref("civimail_addon.ir_cron_civimail_housekeeping")
+
+    def _old_line(self, days, status="ok"):
+        return self.JobLog.create({
+            "job": "housekeeping",
+            "date_start": fields.Datetime.now() - timedelta(days=days),
+            "status": status,
+        })
+
+    def test_run_manually_writes_one_line(self):
+        """"Run Manually" on the scheduled action runs the job and logs it once."""
+        before = self.JobLog.search_count([])
+        self.cron.method_direct_trigger()
+        logs = self.JobLog.search([], order="id desc")
+        self.assertEqual(len(logs), before + 1)
+        log = logs[0]
+        self.assertEqual((log.job, log.origin, log.status), ("housekeeping", "cron", "ok"))
+        self.assertTrue(log.date_end >= log.date_start)
+        self.assertGreaterEqual(log.duration, 0)
+
+    def test_housekeeping_deletes_lines_older_than_retention(self):
+        self.env["ir.config_parameter"].set_param("civimail_addon.job_log_retention_days", 30)
+        old, older = self._old_line(31), self._old_line(400)
+        recent = self._old_line(29)
+        running = self._old_line(60, status="running")
+        log = self.JobLog._run_job("housekeeping")
+        self.assertEqual(log.status, "ok")
+        self.assertEqual(log.processed_count, 2)
+        self.assertFalse((old | older).exists())
+        self.assertEqual((recent | running).exists(), recent | running,
+                         "recent lines and lines of a run still going are kept")
+        self.assertIn("30 days", log.message)
+
+    def test_retention_setting_from_settings_page(self):
+        settings = self.env["res.config.settings"].create({"civimail_job_log_retention_days": 7})
+        settings.execute()
+        self.assertEqual(
+            self.env["ir.config_parameter"].get_param("civimail_addon.job_log_retention_days"), "7"
+        )
+        old = self._old_line(8)
+        self.JobLog._run_job("housekeeping")
+        self.assertFalse(old.exists())
+
+    def test_bad_setting_is_an_error_line_with_a_clear_message(self):
+        self.env["ir.config_parameter"].set_param("civimail_addon.job_log_retention_days", 0)
+        old = self._old_line(400)
+        log = self.JobLog._run_job("housekeeping")
+        self.assertEqual(log.status, "error")
+        self.assertIn("positive number of days", log.message)
+        self.assertTrue(old.exists(), "a failed run deletes nothing")
+
+    def test_failing_job_is_logged_and_does_not_break_the_next_job(self):
+        """An unexpected exception is logged as an error; its work is undone; the next job runs."""
+        victim = self._old_line(400)
+
+        def crash(self_):
+            self_.sudo().search([]).unlink()  # partial work that must be rolled back
+            raise ZeroDivisionError("boom")
+
+        with patch.object(type(self.JobLog), "_job_housekeeping", crash), \
+                self.assertLogs("odoo.addons.civimail_addon.models.civimail_job_log", "ERROR"):
+            failed = self.JobLog._run_job("housekeeping")
+        self.assertEqual(failed.status, "error")
+        self.assertIn("ZeroDivisionError", failed.message)
+        self.assertNotIn("Traceback", failed.message)
+        self.assertTrue(victim.exists(), "the failed job's partial work is rolled back")
+        # The cron, run after the failure, works normally.
+        self.cron.method_direct_trigger()
+        last = self.JobLog.search([], limit=1)
+        self.assertEqual(last.status, "ok")
+        self.assertFalse(victim.exists())
+
+    def test_unknown_job_is_refused(self):
+        with self.assertRaisesRegex(UserError, "Known jobs: housekeeping"):
+            self.JobLog._run_job("no_such_job")
+
+    def test_cron_smart_button_lists_its_runs(self):
+        self.cron.method_direct_trigger()
+        self.cron.method_direct_trigger()
+        self.cron.invalidate_recordset(["civimail_job_log_count"])
+        count = self.JobLog.search_count([("job", "=", "housekeeping")])
+        self.assertEqual(self.cron.civimail_job_log_count, count)
+        action = self.cron.action_open_civimail_job_logs()
+        self.assertEqual(self.JobLog.search_count(action["domain"]), count)
+        self.assertGreaterEqual(count, 2)

@@ -1,0 +1,60 @@
+from odoo.exceptions import AccessError
+from odoo.tests import tagged
+
+from .common import CivimailCase
+
+
+@tagged("post_install", "-at_install")
+class TestSecurity(CivimailCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.log = cls.env["civimail.job.log"]._run_job("housekeeping")
+
+    def test_group_hierarchy(self):
+        self.assertTrue(self.user_manager.has_group("civimail_addon.group_civimail_user"),
+                        "CiviMail Manager implies CiviMail User")
+        self.assertTrue(self.user_civimail.has_group("civimail_addon.group_civimail_user"),
+                        "Email Marketing users are CiviMail users")
+        self.assertFalse(self.user_civimail.has_group("civimail_addon.group_civimail_manager"))
+        self.assertTrue(self.env.ref("base.user_admin").has_group(
+            "civimail_addon.group_civimail_manager"))
+        self.assertFalse(self.user_internal.has_group("civimail_addon.group_civimail_user"))
+
+    def test_job_log_access(self):
+        self.assertEqual(self.log.with_user(self.user_civimail).status, "ok")
+        with self.assertRaises(AccessError):
+            self.log.with_user(self.user_civimail).unlink()
+        with self.assertRaises(AccessError):
+            self.log.with_user(self.user_civimail).write({"status": "error"})
+        with self.assertRaises(AccessError):
+            self.env["civimail.job.log"].with_user(self.user_manager).create(
+                {"job": "housekeeping", "date_start": "2026-01-01 00:00:00"})
+        with self.assertRaises(AccessError):
+            self.log.with_user(self.user_internal).read(["status"])
+        self.log.with_user(self.user_manager).unlink()
+        self.assertFalse(self.log.exists())
+
+    def test_job_log_of_other_company_is_hidden(self):
+        other = self.env["res.company"].create({"name": "Other Company"})
+        foreign = self.env["civimail.job.log"].create({
+            "job": "housekeeping", "date_start": "2026-01-01 00:00:00", "company_id": other.id,
+        })
+        visible = self.env["civimail.job.log"].with_user(self.user_manager).search([])
+        self.assertNotIn(foreign, visible)
+        self.assertIn(self.log, visible, "lines of no company are visible to all")
+
+    def test_settings_and_menus_by_role(self):
+        menu = self.env.ref("civimail_addon.civimail_job_log_menu")
+        cron_menu = self.env.ref("civimail_addon.civimail_cron_menu")
+        Menu = self.env["ir.ui.menu"]
+        admin = self.env.ref("base.user_admin")
+        visible_to = {
+            user: Menu.with_user(user)._visible_menu_ids()
+            for user in (self.user_civimail, self.user_manager, self.user_internal, admin)
+        }
+        self.assertIn(menu.id, visible_to[self.user_civimail])
+        self.assertNotIn(menu.id, visible_to[self.user_internal])
+        # Scheduled actions are run by the database's administrators, as in Odoo.
+        self.assertNotIn(cron_menu.id, visible_to[self.user_manager])
+        self.assertIn(cron_menu.id, visible_to[admin])

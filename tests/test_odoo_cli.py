@@ -1,0 +1,100 @@
+"""The ``civimail`` command line, upgrade and uninstall, on a real installed database.
+
+These run odoo-bin as an admin or system cron would; the tests below share one
+database (``odoo_db``) and run in file order, uninstall last.
+"""
+
+import pytest
+
+
+def civimail(odoo, *args):
+    """``odoo-bin --addons-path=… civimail ARGS`` with explicit server options, as cron would."""
+    options = odoo.options
+    server = [
+        "--db_host", options["db_host"], "--db_port", options["db_port"],
+        "--db_user", options["db_user"], "-D", options["data_dir"],
+    ]
+    if args and args[0] == "run-job":
+        args = (*args, *server)
+    return odoo.run("civimail", *args, addons_path_first=True, timeout=300)
+
+
+def query(odoo, dbname, sql, params=()):
+    with odoo.connect(dbname) as connection, connection.cursor() as cr:
+        cr.execute(sql, params)
+        rows = cr.fetchall()
+    connection.close()
+    return rows
+
+
+def test_help_lists_subcommands(odoo):
+    result = civimail(odoo, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "run-job" in result.stdout
+    job_help = civimail(odoo, "run-job", "--help")
+    assert "housekeeping" in job_help.stdout
+    assert "--db_host" in job_help.stdout
+
+
+def test_run_job_writes_a_log_line_and_exits_0(odoo, odoo_db):
+    before = query(odoo, odoo_db, "SELECT count(*) FROM civimail_job_log")[0][0]
+    result = civimail(odoo, "run-job", "housekeeping", "-d", odoo_db)
+    assert result.returncode == 0, result.stderr
+    assert "housekeeping: ok" in result.stdout
+    rows = query(odoo, odoo_db,
+                 "SELECT job, origin, status FROM civimail_job_log ORDER BY id DESC LIMIT 1")
+    assert rows == [("housekeeping", "cli", "ok")]
+    assert query(odoo, odoo_db, "SELECT count(*) FROM civimail_job_log")[0][0] == before + 1
+
+
+def test_failing_job_exits_1_with_the_message_on_stderr(odoo, odoo_db):
+    key = "civimail_addon.job_log_retention_days"
+    query_set = "UPDATE ir_config_parameter SET value = %s WHERE key = %s RETURNING id"
+    assert query(odoo, odoo_db, query_set, ("0", key))
+    try:
+        result = civimail(odoo, "run-job", "housekeeping", "-d", odoo_db)
+    finally:
+        query(odoo, odoo_db, query_set, ("90", key))
+    assert result.returncode == 1
+    assert "positive number of days" in result.stderr
+    assert "Traceback" not in result.stderr
+    rows = query(odoo, odoo_db,
+                 "SELECT status FROM civimail_job_log ORDER BY id DESC LIMIT 1")
+    assert rows == [("error",)]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("run-job", "no_such_job", "-d", "whatever"), "invalid choice"),
+    (("run-job", "housekeeping", "-d", "civimail_no_such_database"), "cannot open database"),
+])
+def test_bad_invocations_exit_non_zero_with_a_message(odoo, args, expected):
+    result = civimail(odoo, *args)
+    assert result.returncode != 0
+    assert expected in result.stderr
+
+
+def test_upgrade(odoo, odoo_db):
+    result = odoo.run("-d", odoo_db, "-u", "civimail_addon", "--stop-after-init", "--no-http")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert " ERROR " not in result.stderr, result.stderr[-3000:]
+    assert query(odoo, odoo_db,
+                 "SELECT state FROM ir_module_module WHERE name = 'civimail_addon'") == [
+        ("installed",)]
+
+
+def test_uninstall_last(odoo, odoo_db):
+    script = (
+        "env['ir.module.module'].search([('name', '=', 'civimail_addon')])"
+        ".button_immediate_uninstall()\n"
+        "env.cr.commit()\n"
+    )
+    result = odoo.run("shell", "-d", odoo_db, "--no-http", input_text=script)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert " ERROR " not in result.stderr, result.stderr[-3000:]
+    assert query(odoo, odoo_db,
+                 "SELECT state FROM ir_module_module WHERE name = 'civimail_addon'") == [
+        ("uninstalled",)]
+    assert query(odoo, odoo_db, "SELECT to_regclass('civimail_job_log')") == [(None,)]
+    assert query(odoo, odoo_db,
+                 "SELECT count(*) FROM ir_cron c JOIN ir_model_data d ON d.res_id = c.id "
+                 "AND d.model = 'ir.cron' WHERE d.module = 'civimail_addon'") == [(0,)]
