@@ -1,0 +1,281 @@
+"""Bounce analysis: what a returned message says about which recipients.
+
+``analyze(raw)`` never raises. Steps, in order: complaints (ARF, SES), RFC 3464
+DSNs, auto-replies, then text bounces (flufl.bounce and our own detectors),
+and lastly the headers of the returned original. Each failed recipient gets a
+type from :mod:`.classify`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+from email.utils import getaddresses, parseaddr
+from pathlib import Path
+
+from . import arf, autoreply, detectors, dsn, mime, ses
+from .classify import classify
+from .patterns import PatternSet, default_patterns
+from .verp import VerpCodec, VerpToken
+
+MAX_DIAGNOSTIC = 500
+
+_BOUNCE_SUBJECT = re.compile(
+    r"(?i)undeliver|undelivered|delivery (status|failure|failed|notification|has failed|"
+    r"problem)|failure notice|returned mail|mail delivery (failed|failure|system)|"
+    r"non[- ]?remis|unzustellbar|nicht zustellbar|failed delivery|failure delivery|"
+    r"delivery error|mail system error|could not be delivered|returned to sender|"
+    r"\bbounce|warning: (message|could not)|delayed mail|not delivered|mail failed|"
+    r"returning (message )?to sender")
+_BOUNCE_TEXT = re.compile(
+    r"(?i)(could not|couldn't|was not|cannot|can't|unable to|wasn't able to|failed to|"
+    r"has not yet been) (be )?deliver|delivery (has )?failed|permanent (fatal )?error|"
+    r"undeliverable|did not reach|error delivering|not delivered|delivery to .{0,80} failed|"
+    r"returned (mail|message)|failure reasons|delivery failure|was rejected|"
+    r"failed addresses|no valid recipients")
+
+
+@dataclass
+class BouncedRecipient:
+    email: str
+    type: str
+    hard: bool
+    status: str = ""
+    diagnostic: str = ""
+    verp: VerpToken | None = None
+
+    def to_dict(self) -> dict:
+        return {"email": self.email, "type": self.type, "hard": self.hard,
+                "status": self.status, "diagnostic": self.diagnostic}
+
+
+@dataclass
+class Report:
+    kind: str  # "bounce", "autoreply", "complaint" or "not_bounce"
+    reason: str
+    bounces: list[BouncedRecipient] = field(default_factory=list)
+    message_id: str = ""
+
+    def to_dict(self, path: str | Path = "") -> dict:
+        return {"file": str(path), "kind": self.kind,
+                "bounces": [b.to_dict() for b in self.bounces]}
+
+
+def one_line(text: str, limit: int = MAX_DIAGNOSTIC) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def analyze(raw: bytes, patterns: PatternSet | None = None,
+            verp: VerpCodec | None = None) -> Report:
+    """Analyze one message; never raises."""
+    try:
+        msg = mime.parse(raw)
+        if msg is None:
+            return Report("not_bounce", "Unparseable or empty message.")
+        report = _analyze(msg, patterns or default_patterns())
+        report.message_id = mime.header(msg, "Message-ID")
+        if verp is not None:
+            _attach_verp(report, msg, verp)
+        return report
+    except Exception as exc:  # noqa: BLE001 - the analyzer must never raise
+        return Report("not_bounce", f"Unparseable message ({type(exc).__name__}).")
+
+
+def analyze_file(path: str | Path, patterns: PatternSet | None = None,
+                 verp: VerpCodec | None = None) -> Report:
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        return Report("not_bounce", f"Unreadable file: {exc.strerror or exc}.")
+    return analyze(raw, patterns, verp)
+
+
+def _analyze(msg: Message, patterns: PatternSet) -> Report:  # noqa: PLR0911 - one exit per kind
+    notice_full = mime.body_text(msg)
+
+    complaint = arf.parse(msg)
+    if complaint is not None:
+        # With no address to name, one entry still records the complaint
+        # (the caller can tie it to a mailing through VERP or Message-ID).
+        return Report("complaint", f"Feedback report ({complaint.feedback_type}).", [
+            BouncedRecipient(r, "complaint", False) for r in complaint.recipients or [""]])
+
+    notice = ses.parse(notice_full)
+    if notice is not None:
+        return _from_ses(notice, patterns)
+
+    reports = dsn.recipients(msg)
+    failed = [r for r in reports if r.action not in ("delivered", "relayed", "expanded")]
+    if reports and not failed:
+        return Report("not_bounce", "Delivery status notification of successful delivery.")
+    notice_text = detectors.notice_part(notice_full)
+    if failed:
+        return _from_dsn(msg, failed, notice_text, patterns)
+
+    sender = _address(mime.header(msg, "From"))
+    why = autoreply.reason(msg)
+    if why and not autoreply.is_daemon(sender):
+        return Report("autoreply", f"Auto-reply: {why}.", [
+            BouncedRecipient(sender, "away", False, "", one_line(mime.header(msg, "Subject")))]
+            if sender else [])
+
+    if not _looks_like_bounce(msg, sender, notice_text):
+        return Report("not_bounce", "Neither a delivery report nor an auto-reply.")
+    return _from_text(msg, notice_text, patterns)
+
+
+def _from_ses(notice: ses.SesNotice, patterns: PatternSet) -> Report:
+    if notice.kind == "not_bounce":
+        return Report("not_bounce", "Amazon SES notification of a delivery.")
+    if notice.kind == "complaint":
+        return Report("complaint", "Amazon SES complaint notification.", [
+            BouncedRecipient(e, "complaint", False) for e, _s, _d in notice.entries if e])
+    bounces = []
+    for email, given, diagnostic in notice.entries:
+        kind, hard, status = classify(given, diagnostic, "", patterns,
+                                      temporary=not notice.permanent)
+        bounces.append(BouncedRecipient(email, kind, hard, status, one_line(diagnostic)))
+    return Report("bounce", "Amazon SES bounce notification.", bounces)
+
+
+def _from_dsn(msg: Message, failed: list[dsn.DsnRecipient], notice: str,
+              patterns: PatternSet) -> Report:
+    found = {f.email: f.diagnostic for f in detectors.detect(notice, set())[1]}
+    original = _original_recipients(msg)
+    bounces = []
+    for rcpt in failed:
+        email = rcpt.email or (original[0] if len(original) == 1 else "")
+        text = rcpt.diagnostic or found.get(email, "")
+        delayed = rcpt.action == "delayed"
+        kind, hard, status = classify(rcpt.status, text, notice, patterns, temporary=delayed)
+        if delayed or status.startswith("4"):
+            hard = hard and not delayed and kind == "invalid"
+        bounces.append(BouncedRecipient(email, kind, hard, status, one_line(text or notice)))
+    action = "delayed" if all(r.action == "delayed" for r in failed) else "failed"
+    return Report("bounce", f"Delivery status notification ({action}).", bounces)
+
+
+def _from_text(msg: Message, notice: str, patterns: PatternSet) -> Report:
+    # X-Failed-Recipients (Exim, Gmail) names the failed addresses outright, even
+    # when one is also the sender (a message to oneself) or the notice names none.
+    failed = [a.lower() for _n, a in getaddresses(
+        [str(v) for v in msg.get_all("X-Failed-Recipients") or []]) if "@" in a]
+    exclude = _senders(msg) - set(failed)
+    how, found = detectors.detect(notice, exclude)
+    emails = [f.email for f in found]
+    if not emails and failed:
+        emails, how = list(dict.fromkeys(failed)), "the X-Failed-Recipients header"
+    if not emails:
+        emails = [e for e in _flufl(msg) if e not in exclude]
+        how = "flufl.bounce" if emails else how
+    diagnostics = {f.email: f.diagnostic for f in found}
+    if not emails:
+        emails = [e for e in _original_recipients(msg) if e not in exclude]
+        how = "the returned message's headers" if emails else how
+    if not emails:
+        return Report("bounce", "Bounce notice without an identifiable recipient.")
+    temporary = bool(re.search(r"(?i)delayed|not yet been delivered|will (continue|retry)|"
+                               r"still (being )?retr", notice))
+    bounces = []
+    for email in emails:
+        text = diagnostics.get(email, "") or (notice if len(emails) == 1 else "")
+        kind, hard, status = classify("", text, notice, patterns, temporary=temporary)
+        if temporary:
+            hard = False
+        bounces.append(BouncedRecipient(email, kind, hard, status,
+                                        one_line(_best_line(text) or text)))
+    return Report("bounce", f"Bounce notice; recipients found by {how}.", bounces)
+
+
+def _best_line(text: str) -> str:
+    """The line of a block that quotes the SMTP reply, else the block."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    coded = [ln for ln in lines if re.search(r"\b[45]\d\d\b|\b[45]\.\d+\.\d+\b", ln)]
+    return " ".join(coded or lines)
+
+
+def _looks_like_bounce(msg: Message, sender: str, notice: str) -> bool:
+    if mime.content_type(msg) == "multipart/report" or mime.attached_message(msg) is not None:
+        return True
+    if autoreply.is_daemon(sender) or mime.header(msg, "Return-Path").strip() == "<>":
+        return bool(_BOUNCE_SUBJECT.search(mime.header(msg, "Subject"))
+                    or _BOUNCE_TEXT.search(notice))
+    return bool(_BOUNCE_SUBJECT.search(mime.header(msg, "Subject"))
+                and _BOUNCE_TEXT.search(notice))
+
+
+def _address(value: str) -> str:
+    return parseaddr(value)[1].lower()
+
+
+def _senders(msg: Message) -> set[str]:
+    """Addresses that are not the failed recipient: the notice's and original's senders."""
+    found = {_address(mime.header(msg, name)) for name in ("From", "To", "Reply-To", "Sender")}
+    original = mime.attached_message(msg)
+    if original is not None:
+        found |= {_address(mime.header(original, n)) for n in ("From", "Sender", "Return-Path")}
+    return {f for f in found if f}
+
+
+def _original_recipients(msg: Message) -> list[str]:
+    original = mime.attached_message(msg)
+    if original is None:
+        return []
+    values = [str(v) for v in original.get_all("To") or []]
+    return list(dict.fromkeys(a.lower() for _n, a in getaddresses(values) if "@" in a))
+
+
+def _flufl(msg: Message) -> list[str]:
+    try:
+        from flufl.bounce import all_failures  # noqa: PLC0415 - optional fallback
+    except ImportError:
+        return []
+    try:
+        temporary, permanent = all_failures(msg)
+    except Exception:  # noqa: BLE001 - its heuristics choke on odd input
+        return []
+    found = []
+    for raw in (*permanent, *temporary):
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        if "@" in text:
+            found.append(text.strip("<> ").lower())
+    return list(dict.fromkeys(found))
+
+
+def _attach_verp(report: Report, msg: Message, codec: VerpCodec) -> None:
+    tokens = codec.find_tokens(msg)
+    if not tokens or report.kind == "not_bounce":
+        return
+    unused = list(tokens)
+    for bounce in report.bounces:
+        for token in unused:
+            if codec.verify(token, bounce.email):
+                bounce.verp = token
+                unused.remove(token)
+                break
+    if len(unused) == 1 and len(report.bounces) == 1 and report.bounces[0].verp is None:
+        # Forwarding may rewrite the address; the trace id still names the
+        # recipient, and the caller verifies it against the trace's address.
+        report.bounces[0].verp = unused[0]
+    elif not report.bounces and report.kind == "bounce":
+        report.bounces = [BouncedRecipient("", "unknown", False, "", "", t) for t in unused]
+
+
+def render_table(reports: list[tuple[str, Report]], width: int = 60) -> str:
+    """A fixed-width text table of ``(file, report)`` pairs for the command line."""
+    rows = [("FILE", "KIND", "EMAIL", "TYPE", "HARD", "STATUS", "DIAGNOSTIC")]
+    for path, report in reports:
+        name = Path(str(path)).name
+        if not report.bounces:
+            rows.append((name, report.kind, "-", "-", "-", "-", one_line(report.reason, width)))
+        for b in report.bounces:
+            rows.append((name, report.kind, b.email or "-", b.type, "yes" if b.hard else "no",
+                         b.status or "-", one_line(b.diagnostic, width) or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)

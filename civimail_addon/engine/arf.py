@@ -1,0 +1,57 @@
+"""Complaints: RFC 5965 feedback reports and Microsoft JMRP forwards."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+from email.utils import getaddresses
+
+from . import mime
+from .dsn import address_of
+
+_RCPT = re.compile(r"(?im)^(?:original-rcpt-to|removal-recipient)\s*:\s*(.+)$")
+_TYPE = re.compile(r"(?im)^feedback-type\s*:\s*([\w-]+)")
+#: Header Microsoft's junk mail reporting program adds to the reported copy.
+_JMRP = "X-HmXmrOriginalRecipient"
+
+
+@dataclass
+class Complaint:
+    feedback_type: str
+    recipients: list[str] = field(default_factory=list)
+
+
+def is_report(msg: Message) -> bool:
+    # The header text, not get_param(): that can raise on a malformed Content-Type.
+    if (mime.content_type(msg) == "multipart/report"
+            and "feedback-report" in mime.header(msg, "Content-Type").lower()):
+        return True
+    return any(mime.content_type(p) == "message/feedback-report" for p in mime.walk(msg))
+
+
+def parse(msg: Message) -> Complaint | None:
+    """The complaint a message reports, or None when it is no feedback report."""
+    original = mime.attached_message(msg)
+    if is_report(msg):
+        texts = [mime.text_of(p) for p in mime.walk(msg)
+                 if mime.content_type(p) == "message/feedback-report"]
+        report = "\n".join(texts)
+        kind = _TYPE.search(report)
+        rcpts = [address_of(v) for v in _RCPT.findall(report)]
+        complaint = Complaint(kind.group(1).lower() if kind else "abuse",
+                              _unique([r for r in rcpts if r]))
+    elif original is not None and original.get(_JMRP):
+        complaint = Complaint("abuse", _unique([address_of(str(original.get(_JMRP)))]))
+    else:
+        return None
+    if not complaint.recipients and original is not None:
+        # The reported copy was addressed to the complaining recipient.
+        values = [str(v) for v in original.get_all("To") or []]
+        complaint.recipients = _unique(
+            [a.lower() for _n, a in getaddresses(values) if "@" in a])
+    return complaint
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in items if i))

@@ -1,0 +1,146 @@
+"""Recipients and reasons in bounces that carry no usable DSN.
+
+Each detector reads the human-readable notice (the text before the copy of
+the returned message) and returns ``Found`` entries. They run in the order of
+``DETECTORS``; the first one that finds anything wins. The formats covered:
+
+* transcript: Sendmail and others quote the SMTP dialogue
+  (``RCPT To:<a@b>`` / ``<<< 550 ...``);
+* blocks: qmail, Yahoo, Exim, Postfix without DSN, Gmail, Exchange and
+  Office 365, Lotus Domino/Notes, DragonFly, OpenSMTPD and most others put
+  each failed address on a line of its own (or after "to"/"recipient:"),
+  followed by the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+ADDRESS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+_ADDR = re.compile(ADDRESS)
+
+# Lines that start the copy of the returned message in text-only bounces.
+_SEPARATOR = re.compile(
+    r"(?im)^[ \t]*(?:[-=_#*]{3,}.{0,20}(?:original|copy|returned|below|undelivered message|"
+    r"headers?|bounced|message (?:text|follows))|"
+    r"(?:message headers follow|original message follows|original message headers|"
+    r"-+ ?original message ?-+|bounced e-?mail:|"
+    r"(?:the |your )?(?:original|returned) message (?:follows|is attached|headers?)))")
+_HEADER_START = re.compile(r"(?m)^(?:Return-Path|Received|DKIM-Signature|X-Original-To"
+                           r"|Delivered-To|Message-I[dD]): ")
+
+# An address alone on its line (maybe in <>, with "<mailto:...>", "(expanded from...)",
+# or a trailing ":" and the reason), or introduced as the recipient.
+_LINE_ADDRESS = re.compile(
+    r"^[\s>*\-\"']*<?(" + ADDRESS + r")>?(?:<mailto:[^>]*>)?\s*(?:\([^)]*\))?\s*(?::\s*(.*))?$")
+_PHRASE_ADDRESS = re.compile(
+    r"(?i)(?:\bto\b|recipients?|\baddress(?:es|ee)?\(?e?s?\)?|\buser|mailbox|rcpt to)"
+    r"\s*:?\s*<?(" + ADDRESS + r")>?")
+_TRANSCRIPT = re.compile(r"(?i)RCPT TO:\s*<?(" + ADDRESS + r")>?")
+_SMTP_REPLY = re.compile(r"(?m)^\s*<<<\s*(.*)$")
+_CODE = re.compile(r"\b[245]\d\d[\s-]|\b[245]\.\d{1,3}\.\d{1,3}\b")
+
+
+@dataclass
+class Found:
+    email: str
+    diagnostic: str  # the text about this recipient, possibly several lines
+
+
+def notice_part(text: str) -> str:
+    """The notice without the inline copy of the returned message."""
+    end = len(text)
+    for pattern in (_SEPARATOR, _HEADER_START):
+        found = pattern.search(text)
+        if found and found.start() > 0:
+            end = min(end, found.start())
+    return text[:end]
+
+
+def detect_transcript(notice: str) -> list[Found]:
+    found: list[Found] = []
+    lines = notice.splitlines()
+    for index, line in enumerate(lines):
+        rcpt = _TRANSCRIPT.search(line)
+        if not rcpt:
+            continue
+        replies = []
+        for following in lines[index + 1: index + 6]:
+            reply = _SMTP_REPLY.match(following)
+            if reply:
+                replies.append(reply.group(1).strip())
+            elif replies or _TRANSCRIPT.search(following):
+                break
+        if replies:
+            found.append(Found(rcpt.group(1).lower(), " ".join(replies)))
+    return found
+
+
+def detect_blocks(notice: str) -> list[Found]:
+    lines = notice.splitlines()
+    starts: list[tuple[int, str, str]] = []  # line index, address, text after it
+    for index, line in enumerate(lines):
+        if len(line) > 400:
+            continue
+        match = _LINE_ADDRESS.match(line)
+        if match:
+            starts.append((index, match.group(1), match.group(2) or ""))
+            continue
+        match = _PHRASE_ADDRESS.search(line)
+        if match and not re.search(r"(?i)(mail from|envelope-from|from:)\s*<?$",
+                                   line[: match.start(1)]):
+            starts.append((index, match.group(1), line[match.end(1):].lstrip(">:. ")))
+    found: list[Found] = []
+    for number, (index, email, rest) in enumerate(starts):
+        stop = starts[number + 1][0] if number + 1 < len(starts) else len(lines)
+        block = [rest] if rest else []
+        blank = 0
+        for line in lines[index + 1: min(stop, index + 12)]:
+            if not line.strip():
+                blank += 1
+                if blank >= 2 and block:
+                    break
+                continue
+            blank = 0
+            block.append(line.strip())
+        found.append(Found(email.lower(), "\n".join(block)))
+    return _merge(found)
+
+
+def _merge(found: list[Found]) -> list[Found]:
+    """One entry per address; keep the most informative text."""
+    merged: dict[str, Found] = {}
+    for item in found:
+        old = merged.get(item.email)
+        if old is None:
+            merged[item.email] = item
+        elif _score(item.diagnostic) > _score(old.diagnostic):
+            old.diagnostic = item.diagnostic
+    return list(merged.values())
+
+
+def _score(text: str) -> int:
+    return (2 if _CODE.search(text) else 0) + (1 if text.strip() else 0)
+
+
+Detector = Callable[[str], list[Found]]
+
+#: Most specific first.
+DETECTORS: list[tuple[str, Detector]] = [
+    ("transcript", detect_transcript),
+    ("blocks", detect_blocks),
+]
+
+
+def detect(notice: str, exclude: set[str]) -> tuple[str, list[Found]]:
+    """Run the detectors in order; addresses in ``exclude`` (the sender) are ignored."""
+    for name, detector in DETECTORS:
+        try:
+            found = [f for f in detector(notice) if f.email not in exclude]
+        except Exception:  # noqa: BLE001, S112 - one broken detector must not stop the rest
+            continue
+        if found:
+            return name, found
+    return "", []

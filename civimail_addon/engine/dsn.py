@@ -1,0 +1,133 @@
+"""RFC 3464 delivery status notifications.
+
+Reads ``message/delivery-status`` parts and, for MTAs that send the same
+fields as plain text, any text part that carries per-recipient DSN fields.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.message import Message
+
+from . import mime
+
+_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]{1,40})\s*:\s*(.*)$")
+_RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
+_ADDRESS = re.compile(r"[^\s<>\"'();:,\[\]]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]{2,}")
+
+
+@dataclass
+class DsnRecipient:
+    email: str
+    action: str  # failed, delayed, delivered, relayed, expanded
+    status: str  # RFC 3463 code such as "5.1.1", or ""
+    diagnostic: str
+    remote_mta: str = ""
+
+
+def parse_blocks(text: str) -> list[dict[str, str]]:
+    """Split DSN text into field blocks (blank-line separated, folded lines joined)."""
+    blocks: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    last = ""
+    for line in text.splitlines():
+        if not line.strip():
+            if current:
+                blocks.append(current)
+            current, last = {}, ""
+            continue
+        if line[:1] in " \t" and last:
+            current[last] += " " + line.strip()
+            continue
+        found = _FIELD.match(line)
+        if found:
+            last = found.group(1).lower()
+            current.setdefault(last, found.group(2).strip())
+            if current[last] != found.group(2).strip():
+                last = ""  # keep the first value of a repeated field
+        else:
+            last = ""
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def address_of(value: str) -> str:
+    """``rfc822; <User@Example.org>`` -> ``user@example.org`` ('' if none)."""
+    value = value.split(";", 1)[-1]
+    found = _ADDRESS.search(value)
+    return found.group(0).strip(".").lower() if found else ""
+
+
+def _strip_type(value: str) -> str:
+    """``smtp; 550 ...`` -> ``550 ...``."""
+    head, sep, rest = value.partition(";")
+    if sep and len(head) < 20 and " " not in head.strip():
+        return rest.strip()
+    return value.strip()
+
+
+#: sendmail's sysexits.h codes a local mailer returns (``Diagnostic-Code: X-Unix; 67``).
+_SYSEXITS = {"67": "user unknown", "68": "host unknown"}
+
+
+def _diagnostic(value: str) -> str:
+    """The Diagnostic-Code text; a bare X-Unix exit status becomes words."""
+    text = _strip_type(value)
+    if value.split(";", 1)[0].strip().lower() == "x-unix" and text.isdigit():
+        return f"{_SYSEXITS.get(text, 'mailer error')} (exit status {text})"
+    return text
+
+
+def _status(value: str) -> str:
+    found = re.search(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b", value or "")
+    return ".".join(found.groups()) if found else ""
+
+
+def status_texts(msg: Message) -> list[str]:
+    """Texts holding DSN fields: real DSN parts, else DSN-like text parts."""
+    texts = [mime.text_of(p) for p in mime.walk(msg)
+             if mime.content_type(p) == "message/delivery-status"]
+    if texts:
+        return texts
+    for part in mime.walk(msg):
+        if part.is_multipart() or not mime.content_type(part).startswith("text/"):
+            continue
+        text = mime.text_of(part)
+        if re.search(r"(?im)^(final|original)-recipient\s*:", text) and re.search(
+                r"(?im)^(action|status)\s*:", text):
+            texts.append(text)
+    return texts
+
+
+def recipients(msg: Message) -> list[DsnRecipient]:
+    """Every per-recipient block of every DSN found in ``msg``."""
+    found: list[DsnRecipient] = []
+    seen: set[tuple[str, str]] = set()
+    for text in status_texts(msg):
+        for block in parse_blocks(text):
+            email = ""
+            for field in _RECIPIENT_FIELDS:
+                email = address_of(block.get(field, ""))
+                if email:
+                    break
+            if not email and not any(f in block for f in _RECIPIENT_FIELDS):
+                continue
+            status = _status(block.get("status", ""))
+            action = block.get("action", "").strip().lower().split()[0:1]
+            action_name = action[0] if action else ""
+            if not action_name:
+                action_name = "delayed" if status.startswith("4") else "failed"
+            key = (email, action_name)
+            if key in seen:
+                continue
+            seen.add(key)
+            found.append(DsnRecipient(
+                email=email,
+                action=action_name,
+                status=status,
+                diagnostic=_diagnostic(block.get("diagnostic-code", "")),
+                remote_mta=_strip_type(block.get("remote-mta", "")),
+            ))
+    return found

@@ -1,0 +1,160 @@
+"""Tolerant MIME reading: bounces are often malformed, sometimes huge.
+
+Nothing here raises on bad input; every decoded part is cut to a bounded size
+so a 30 MB attachment costs no more than a small one.
+"""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Iterator
+from email import policy
+from email.message import Message
+
+MAX_RAW = 4 * 1024 * 1024  # bytes of a message parsed at all
+MAX_PART = 256 * 1024  # characters of one decoded part that are scanned
+MAX_PARTS = 200
+
+
+def parse(raw: bytes) -> Message | None:
+    """Parse bytes into a compat32 message, or None when nothing usable is there."""
+    if not isinstance(raw, (bytes, bytearray)) or not raw.strip():
+        return None
+    if len(raw) > MAX_RAW:
+        # The notice and the DSN come first; the tail is the returned payload.
+        raw = bytes(raw[:MAX_RAW])
+    try:
+        msg = email.message_from_bytes(bytes(raw), policy=policy.compat32)
+    except Exception:  # noqa: BLE001 - malformed input is "not a message"
+        return None
+    if not msg.keys() and not _looks_textual(raw):
+        return None
+    return msg
+
+
+def _looks_textual(raw: bytes) -> bool:
+    sample = raw[:2048]
+    return sample.count(b"\0") == 0 and sum(b < 9 for b in sample) < len(sample) // 20
+
+
+def header(msg: Message | None, name: str) -> str:
+    """A header as a decoded one-line str ('' when absent or broken)."""
+    if msg is None:
+        return ""
+    try:
+        value = msg.get(name)
+        if value is None:
+            return ""
+        parts = email.header.decode_header(str(value))
+        text = "".join(
+            p.decode(c or "ascii", "replace") if isinstance(p, bytes) else p for p, c in parts)
+        return " ".join(text.split())
+    except Exception:  # noqa: BLE001
+        try:
+            return " ".join(str(msg.get(name, "")).split())
+        except Exception:  # noqa: BLE001
+            return ""
+
+
+def walk(msg: Message) -> Iterator[Message]:
+    """``msg.walk()`` bounded in part count, tolerant of broken structures."""
+    try:
+        for count, part in enumerate(msg.walk()):
+            if count >= MAX_PARTS:
+                return
+            yield part
+    except Exception:  # noqa: BLE001 - a broken tree ends the walk
+        return
+
+
+def text_of(part: Message, limit: int = MAX_PART) -> str:
+    """Decoded text of a non-multipart part (transfer encoding and charset)."""
+    try:
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            # message/* parts: compat32 parses the body into sub-messages.
+            return "\n".join(_flatten(p) for p in payload)[:limit]
+        data = part.get_payload(decode=True)
+        if data is None:
+            return str(payload)[:limit]
+        data = data[: limit * 2]
+        charset = part.get_content_charset() or "utf-8"
+        try:
+            return data.decode(charset, "replace")[:limit]
+        except LookupError:
+            return data.decode("utf-8", "replace")[:limit]
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _flatten(msg: Message) -> str:
+    try:
+        return msg.as_string()
+    except Exception:  # noqa: BLE001
+        try:
+            return "\n".join(f"{k}: {v}" for k, v in msg.items())
+        except Exception:  # noqa: BLE001
+            return ""
+
+
+def content_type(part: Message) -> str:
+    try:
+        return part.get_content_type()
+    except Exception:  # noqa: BLE001
+        return "text/plain"
+
+
+def attached_message(msg: Message) -> Message | None:
+    """The returned original (message/rfc822 or text/rfc822-headers), if any."""
+    for part in walk(msg):
+        ctype = content_type(part)
+        if ctype == "message/rfc822":
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload:
+                return payload[0]
+        elif ctype == "text/rfc822-headers":
+            try:
+                return email.message_from_string(text_of(part), policy=policy.compat32)
+            except Exception:  # noqa: BLE001, S112
+                continue
+    return None
+
+
+def body_text(msg: Message) -> str:
+    """The human-readable notice: text parts outside the returned message."""
+    chunks: list[str] = []
+    inside = _returned_parts(msg)
+    for part in walk(msg):
+        if id(part) in inside or part.is_multipart():
+            continue
+        ctype = content_type(part)
+        if ctype == "text/plain" or (ctype == "text/html" and not chunks):
+            text = text_of(part)
+            if ctype == "text/html":
+                text = strip_html(text)
+            chunks.append(text)
+        elif not chunks and not ctype.startswith(("message/", "image/", "application/")):
+            chunks.append(text_of(part))
+    if not chunks and not msg.is_multipart():
+        chunks.append(text_of(msg))
+    return "\n".join(chunks)
+
+
+def _returned_parts(msg: Message) -> set[int]:
+    """ids of every part inside a message/* part (returned mail, DSN blocks)."""
+    inside: set[int] = set()
+    for part in walk(msg):
+        if content_type(part).startswith("message/") and id(part) not in inside:
+            for sub in walk(part):
+                if sub is not part:
+                    inside.add(id(sub))
+    return inside
+
+
+def strip_html(text: str) -> str:
+    import re  # noqa: PLC0415 - only HTML-only notices need it
+
+    text = re.sub(r"(?is)<(script|style).*?</\1>", " ", text)
+    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>", "\n", text)
+    text = re.sub(r"<[^>]{0,2000}>", " ", text)
+    return text.replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">")

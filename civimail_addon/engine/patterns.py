@@ -1,0 +1,267 @@
+"""Bounce-reason patterns: CiviCRM's seed list plus the codes this project adds.
+
+A :class:`PatternSet` compiles ``(type_code, regex)`` pairs with the ``regex``
+module and matches them with a per-pattern timeout on bounded text, so an
+administrator's badly written pattern can neither crash nor stall the analyzer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import regex
+
+TYPE_CODES = (
+    "invalid", "inactive", "dns", "host", "relay", "quota", "spam",
+    "blocked", "syntax", "loop", "away", "complaint", "unknown",
+)
+
+#: Bounce types that mean the address itself is dead (see the corpus README).
+HARD_TYPES = frozenset({"invalid", "dns"})
+
+MAX_TEXT = 8192  # characters of text a pattern ever sees
+TIMEOUT = 0.05  # seconds per pattern and text
+
+# Order matters: the first matching pattern wins. Specific sender-side and
+# content rejections come before the broad address wording ("rejected",
+# "does not exist") that they often contain.
+DEFAULT_PATTERNS: list[tuple[str, str]] = [
+    # --- relay
+    ("relay", r"relay(ing)? (access )?(denied|not permitted|prohibited|not allowed)"),
+    ("relay", r"not (permitted|allowed) to relay|message (could not|will not) be relayed|"
+              r"we do not relay|unable to relay|relay not permitted|no relaying|"
+              r"not a gateway|allowed rcpthosts"),
+    # Exim's hedge "The account or domain may not exist, they may be blacklisted,
+    # or missing the proper dns entries" comes from a failed domain lookup.
+    ("dns", r"account or domain may not exist"),
+    # Amazon SES: the sending identity is not verified, so SES will not relay.
+    ("relay", r"identities failed the check"),
+    # --- blocked: the SENDER (IP, domain, authentication) is refused.
+    # Google Groups refuses posts from non-members in the reader's language;
+    # its help link is the one stable marker.
+    ("blocked", r"permission to post|groups\.google\.com"),
+    ("blocked", r"(spf|dkim|dmarc)\b.{0,40}?\b(fail|reject|policy|not pass|check)"),
+    ("spam", r"rejected for policy reasons|policy violation"),
+    ("blocked", r"authentication .{0,20}(failed|failure)|reputation"),
+    ("blocked", r"(unauthenticated|unverif(ied|yable)) (e-?mail|sending|sender|ip)"),
+    ("blocked", r"sender policy framework|\bspf\b.{0,20}(record|violation)|not designated"),
+    ("blocked", r"(listed|blocked|black-?listed) (at|on|in|by) .{0,60}?"
+                r"(spamhaus|spamcop|barracuda|sorbs|rbl|dnsbl|blocklist|block list|blacklist)"),
+    ("blocked", r"\b(rbl|dnsbl|spamhaus|spamcop|sorbs|barracudacentral)\b"),
+    ("blocked", r"reverse dns|\bno ptr\b|ptr record|reverse (look-?up|resolv)|"
+                r"(ip|client) address .{0,30}(not|no) .{0,20}(resolve|dns)|"
+                r"(cannot|can't|could not) find your hostname|ip name (lookup|possibly forged)"),
+    ("blocked", r"(poor|bad|low) (ip |sender |domain )?reputation|reputation (block|too low)"),
+    ("blocked", r"sender (address )?(rejected|refused|denied|blocked|verify failed)|"
+                r"sender (is )?(not allowed|on .{0,20}block)|envelope sender|"
+                r"(rejected|blocked|refused) .{0,20}\bsender\b|domain of sender address|"
+                r"sender domain .{0,30}(not|does not|doesn't) (exist|resolve)|"
+                r"mail from .{0,40}(rejected|refused|not accepted)"),
+    ("blocked", r"(your|the sending|sending|client|connecting) (ip|host|server|network|domain)"
+                r".{0,60}?(blocked|blacklisted|listed|banned|rejected|refused|not allowed|"
+                r"not permitted|block list|has been)"),
+    ("blocked", r"\b(ip|host|domain|network) .{0,30}?(is )?(black-?listed|blocked|banned)|"
+                r"blocked using|blocked by|(temporarily |permanently )?(deferred|blocked) due to|"
+                r"access denied|not accepting mail from|connection (rejected|refused) (by|from)|"
+                r"rejected due to|administrative prohibition|\bbanned\b|"
+                r"service permits .{0,20}unverifyable|authentication (failed|failure)|"
+                r"not authorized to send|dynamic(ally)? (assigned )?ip|residential ip|"
+                r"helo .{0,40}(rejected|invalid|refused)|too many (invalid|bad) recipients|"
+                r"black-?listed|use the smtp server of your isp|provide a valid from|"
+                r"refused to\s+talk to me"),
+    # --- loop
+    ("loop", r"(mail|routing) loop|too many hops|loops back to myself|"
+             r"duplicated message-id|hop count exceeded"),
+    # --- quota (CiviCRM "Quota" + message-size limits)
+    ("quota", r"(disk(space)?|over the allowed|exceed(ed|s)?|storage) quota|522_mailbox_full|"
+              r"exceeds allowed message count|file too large|full mailbox|"
+              r"(mail|in)box ((for user \w+ )?is )?full|mailbox size limit exceeded|"
+              r"out of disk space|over( (his|her))? quota|quota (exceeded|violation)|"
+              r"mailfolder is full|space (not available|full)|mailbox.{0,20}full|"
+              r"insufficient (system )?storage|(message|mail) (size|is too (big|large))|"
+              r"(message|mail) (exceeds|too (big|large))|size (limit|exceeds)|"
+              r"exceeded storage|quota|insufficient disk space|disk space|"
+              r"user has exceeded|has exceeded (his|her|the)|mailbox exceeded"),
+    # --- syntax (CiviCRM "Syntax" + protocol errors)
+    ("syntax", r"nonstandard smtp line terminator|syntax error|"
+               r"(bad|invalid|illegal|malformed) (command|sequence|header|message|mime)|"
+               r"unrecognized command|command (not recognized|unrecognized)|"
+               r"line too long|not (rfc|rfc-?\d+) compliant|rfc ?\d+ .{0,30}(violation|compliant)|"
+               r"bare lf|improper (use|command)|message header size|not conform|"
+               r"multiple .{0,20}addresses in from|command parameter not implemented"),
+    # --- spam: the CONTENT was refused (spam, virus, policy).
+    ("spam", r"(bulk( e-?mail)|content|attachment blocking|virus|mail system) filters?|"
+             r"(hostile|questionable|unacceptable) content|anti-?spam (polic\w+|software)|"
+             r"anti-?virus gateway has detected|blocked message|content denied|"
+             r"detected (spam|suspicious)|is on a list of spammers|"
+             r"message (content rejected|contains (a )?virus|refused)|"
+             r"our spam filter|rejected (as|for|by) .{0,30}spam|"
+             r"spam (check|filter|detected|violation|message|score)|"
+             r"unsolicited (e-?mail|mail|bulk|commercial)|spamassassin|"
+             r"violat(es|ion of) (our )?(\w+ )?(polic(y|ies)|terms)|"
+             r"(likely|looks like|identified as|considered|classified as|suspected|probable) "
+             r".{0,20}(spam|junk|unsolicited)|\bspam\b|\bvirus\b|malware|phishing|"
+             r"(content|message) .{0,20}(rejected|blocked|not accepted|policy)|"
+             r"(policy|policies) (violation|reasons|rejection)|"
+             r"(prohibited|forbidden|blocked|banned) (attachment|content|file)|"
+             r"mail filter|\bfiltered\b(?!@)|rejected by .{0,20}(filter|policy)|"
+             r"address .+? has not been verified|"
+             r"doesn't accept messages from unverified sender"),
+    # Local delivery failures (Postfix: a broken DNS answer; Exim: a pipe
+    # command failed) are the receiving system's, not a missing domain or user.
+    ("host", r"unexpected name server reply|\bpipe to \||no such file or directory|"
+             r"\bprocmail:"),
+    # --- dns: the recipient DOMAIN does not exist / accepts no mail.
+    ("dns", r"(couldn't|could not|can't|unable to) find (a |any )?mail exchanger|"
+            r"indicated no smtp service|bad destination system|"
+            r"(?<![@\w.-])[a-z0-9-]+(\.[a-z0-9-]+)+\.[a-z]{2,} does not exist|"
+            r"name(server entry| lookup failure)|"
+            r"no (mail server|matches to nameserver query|dns entries)|"
+            r"host or domain name not found|unable to resolve mx record for|"
+            r"(unknown|unrouteable|unresolvable|invalid) (mail )?(domain|host)|"
+            r"domain .{0,40}(not found|does not exist|doesn't exist|no longer exist|"
+            r"not exist|does not accept mail|has no mx)|"
+            r"host (unknown|not found)|(unknown|not local) host|no mx|null mx|"
+            r"couldn't find any host named|invalid host name|no such domain|"
+            r"does not accept mail|accepts no mail|name or service not known|"
+            r"domain name (not|does not)|nxdomain|dns (error|failure)|"
+            r"isn't in my control/locals file|not a known domain"),
+    # --- inactive: the account exists but is disabled, suspended or moved.
+    ("inactive", r"(my )?e-?mail( address)? has changed|account (inactive|expired|deactivated|"
+                 r"disabled|suspended|has been disabled|is disabled|blocked)|"
+                 r"account is (locked|not active|inactive|suspended|blocked|frozen)|"
+                 r"mailbox is frozen|"
+                 r"changed \w+( e-?mail)? address|deactivated mailbox|disabled or discontinued|"
+                 r"inactive (user|mailbox|account)|is inactive on this domain|"
+                 r"mail receiving disabled|mail( ?)address is administrative?ly disabled|"
+                 r"mailbox (temporarily disabled|currently suspended|is disabled|disabled|"
+                 r"inactive|is inactive|has been disabled|suspended)|"
+                 r"no longer (accepting mail|on server|in use|with|employed|on staff|works for|"
+                 r"using this account|active|valid|available)|"
+                 r"not accepting (mail|messages)|please use my new e-?mail address|"
+                 r"this address no longer accepts mail|user account (suspended|disabled)|"
+                 r"(user|recipient|address|mailbox) (has )?moved|has moved|"
+                 r"(is|been) (disabled|suspended|deactivated)|"
+                 r"(?<!delivery temporarily )suspended|deactivated|\blocked\b"),
+    # --- invalid: the MAILBOX does not exist.
+    ("invalid", r"(user|recipient( name)?) is not recognized|554 delivery error|"
+                r"address does not exist|address(es)? could not be found|addressee unknown|"
+                r"bad destination (mailbox|address)|badly formatted address|can't open mailbox for|"
+                r"destination addresses were unknown|did not reach the following recipient|"
+                r"does not like recipient|does not specify a valid notes mail file|"
+                r"illegal alias|invalid (mailbox|(e-?mail )?address|recipient|final delivery)|"
+                r"invalid( or unknown)?( virtual)? user|"
+                r"(mail )?delivery (to this user )?is not allowed|"
+                r"mailbox (not found|unavailable|name not allowed|does not exist|"
+                r"doesn't exist)|message could not be forwarded|"
+                r"missing or malformed local(-| )part|no e-?mail address registered|"
+                r"no such (mail drop|mailbox( \w+)?|(e-?mail )?address|recipient|(local )?user|"
+                r"person)( here)?|no mailbox (here )?by that name|"
+                r"not (listed in|found in) (\w+ )?directory|"
+                r"not listed in public name & address book|"  # Lotus Domino
+                r"not a valid( (user|mailbox))?|"
+                r"not our customer|not known at this site|"
+                r"recipient not in route list|recipient (unknown|does not exist|not found)|"
+                r"unknown (local( |-)part|recipient|address(ee)?|user|mailbox)|"
+                r"user (unknown|does not exist|doesn't exist|doesn't have an? \w+ account|"
+                r"not found|not exist)|undeliverable to|unrouteable address|"
+                r"this user doesn't have a \S+ account|does not exist|doesn't exist|"
+                r"no such|unknown or illegal|not a known user|address (is )?unknown|"
+                r"mailbox unavailable|couldn't be found|could not be found|"
+                r"(account|mailbox|address) (is )?(invalid|not valid)|"
+                r"no longer exists?|user not local|invalid address|no valid recipients"),
+    # --- host: the recipient's server failed, timed out or the message expired.
+    ("host", r"all hosts have been failing|did not accept our requests|mailer error|"
+             r"connection (refused|timed out|reset|dropped|lost)|"
+             r"not connected|error involving remote host|host unknown|local configuration error|"
+             r"(server|host) is (down or unreachable|not responding|busy|unavailable)|"
+             r"not delivered within|transaction failed|"
+             r"too many (connections|concurrent)|unable to connect|lost connection|"
+             r"conversation with [^ ]* timed out while|server requires authentication|"
+             r"authentication (is )?required|could not be delivered within|"
+             r"retry (timeout|time) (exceeded|reached)|timed? ?out|expired|"
+             r"(gave|giving) up|too long in (the )?queue|undeliverable for \d+|"
+             r"temporar(y|ily)|try again later|network (error|is unreachable)|"
+             r"no route to host|unreachable|not reachable|does not support (tls|starttls)|"
+             r"mailer error|internal (server )?error|"
+             r"system (error|failure|problem)|i/o error|(mail )?server error|"
+             r"resources? (temporarily )?unavailable|"
+             r"service (currently )?(not available|unavailable)|"
+             r"delivery (time|has) (expired|been delayed)|queue|delayed|"
+             r"sending too fast|rate limit|receiving mail at a rate|too many recipients|"
+             r"too (many|much) (mail|messages) (from|too fast)"),
+    # --- away: CiviCRM "Away" (vacation replies quoted in bounces)
+    ("away", r"(be|am)? (out of|away from) (the|my)? (office|computer|town)|"
+             r"i am on vacation|out of (the )?office|auto(matic)?[ -]?reply|vacation"),
+]
+
+
+class PatternError(ValueError):
+    """A bounce pattern is not a valid regular expression."""
+
+    def __init__(self, source: str, detail: str):
+        super().__init__(f"invalid bounce pattern {source!r}: {detail}")
+        self.source = source
+        self.detail = detail
+
+
+class PatternSet:
+    """Ordered, compiled bounce patterns; the first match gives the type."""
+
+    def __init__(
+        self,
+        patterns: Iterable[tuple[str, str]] | None = None,
+        timeout: float = TIMEOUT,
+        max_text: int = MAX_TEXT,
+    ):
+        self.timeout = timeout
+        self.max_text = max_text
+        self.timed_out: list[str] = []  # sources that hit the timeout, for the admin
+        self._compiled: list[tuple[str, str, regex.Pattern]] = []
+        for type_code, source in DEFAULT_PATTERNS if patterns is None else patterns:
+            self._compiled.append((type_code, source, compile_pattern(source)))
+
+    def __len__(self) -> int:
+        return len(self._compiled)
+
+    def match(self, text: str) -> tuple[str, str] | None:
+        """Return ``(type_code, matched text)`` of the first matching pattern."""
+        if not text:
+            return None
+        text = text[: self.max_text]
+        for type_code, source, compiled in self._compiled:
+            try:
+                found = compiled.search(text, timeout=self.timeout)
+            except TimeoutError:
+                # A runaway pattern counts as "no match" and is reported.
+                if source not in self.timed_out:
+                    self.timed_out.append(source)
+                continue
+            if found:
+                return type_code, found.group(0)
+        return None
+
+    def classify(self, text: str) -> str | None:
+        found = self.match(text)
+        return found[0] if found else None
+
+
+def compile_pattern(source: str) -> regex.Pattern:
+    """Compile one pattern, raising :class:`PatternError` when it is invalid."""
+    if not isinstance(source, str) or not source.strip():
+        raise PatternError(str(source), "empty pattern")
+    try:
+        return regex.compile(source, regex.IGNORECASE | regex.VERSION0)
+    except (regex.error, ValueError, TypeError, OverflowError) as exc:
+        raise PatternError(source, str(exc)) from None
+
+
+_default: PatternSet | None = None
+
+
+def default_patterns() -> PatternSet:
+    """The shared compiled default set (compiling once keeps analysis fast)."""
+    global _default  # noqa: PLW0603 - a lazily built module-level cache
+    if _default is None:
+        _default = PatternSet(DEFAULT_PATTERNS)
+    return _default

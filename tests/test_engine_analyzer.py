@@ -1,0 +1,281 @@
+"""Analyzer behaviour on synthetic messages."""
+
+import time
+
+import pytest
+
+from civimail_addon.engine.analyzer import analyze, render_table
+from civimail_addon.engine.verp import VerpCodec
+
+HEAD = (b"From: MAILER-DAEMON@mx.example.net\r\nTo: news@example.org\r\n"
+        b"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn1@mx.example.net>\r\n")
+
+
+def dsn(recipient=b"jane@example.com", action=b"failed", status=b"5.1.1",
+        diag=b"smtp; 550 5.1.1 <jane@example.com>: Recipient address rejected: User unknown",
+        to=b"news@example.org"):
+    return (HEAD.replace(b"news@example.org", to)
+            + b"MIME-Version: 1.0\r\nContent-Type: multipart/report; "
+            b"report-type=delivery-status; boundary=\"B\"\r\n\r\n"
+            b"--B\r\nContent-Type: text/plain\r\n\r\nI'm sorry to inform you...\r\n"
+            b"--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+            b"Reporting-MTA: dns; mx.example.net\r\n\r\n"
+            b"Final-Recipient: rfc822; " + recipient + b"\r\nAction: " + action
+            + b"\r\nStatus: " + status + b"\r\nDiagnostic-Code: " + diag + b"\r\n\r\n"
+            b"--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+            b"From: news@example.org\r\nTo: " + recipient + b"\r\nSubject: hi\r\n\r\n--B--\r\n")
+
+
+def test_dsn_user_unknown_is_hard_invalid():
+    report = analyze(dsn())
+    assert report.kind == "bounce"
+    assert report.message_id == "<dsn1@mx.example.net>"
+    [bounce] = report.bounces
+    assert (bounce.email, bounce.type, bounce.hard, bounce.status) == (
+        "jane@example.com", "invalid", True, "5.1.1")
+    assert "User unknown" in bounce.diagnostic and "\n" not in bounce.diagnostic
+    assert report.to_dict("x.eml") == {"file": "x.eml", "kind": "bounce", "bounces": [
+        {"email": "jane@example.com", "type": "invalid", "hard": True, "status": "5.1.1",
+         "diagnostic": bounce.diagnostic}]}
+
+
+def test_delayed_dsn_is_soft():
+    report = analyze(dsn(action=b"delayed", status=b"4.4.1",
+                         diag=b"smtp; 421 4.4.1 Connection timed out"))
+    [bounce] = report.bounces
+    assert report.kind == "bounce" and bounce.type == "host" and bounce.hard is False
+
+
+def test_delivered_only_dsn_is_not_bounce():
+    report = analyze(dsn(action=b"delivered", status=b"2.0.0", diag=b"smtp; 250 OK"))
+    assert report.kind == "not_bounce" and report.bounces == []
+
+
+def test_arf_report_is_complaint():
+    raw = (b"From: feedback@isp.example\r\nTo: abuse@example.org\r\nSubject: Abuse report\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: multipart/report; "
+           b"report-type=feedback-report; boundary=\"F\"\r\n\r\n"
+           b"--F\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n"
+           b"--F\r\nContent-Type: message/feedback-report\r\n\r\n"
+           b"Feedback-Type: abuse\r\nUser-Agent: Example/1.0\r\nVersion: 1\r\n"
+           b"Original-Rcpt-To: <Bob@Isp.Example>\r\n\r\n"
+           b"--F\r\nContent-Type: message/rfc822\r\n\r\n"
+           b"From: news@example.org\r\nTo: bob@isp.example\r\nSubject: News\r\n\r\nHi\r\n--F--\r\n")
+    report = analyze(raw)
+    assert report.kind == "complaint"
+    assert [(b.email, b.type, b.hard) for b in report.bounces] == [
+        ("bob@isp.example", "complaint", False)]
+
+
+def test_autoreply():
+    raw = (b"From: Jane <jane@example.com>\r\nTo: news@example.org\r\n"
+           b"Subject: Out of office: News\r\nAuto-Submitted: auto-replied\r\n\r\n"
+           b"I am out of the office until Monday.\r\n")
+    report = analyze(raw)
+    assert report.kind == "autoreply"
+    assert [(b.email, b.type, b.hard) for b in report.bounces] == [
+        ("jane@example.com", "away", False)]
+
+
+def test_suppress_header_is_not_autoreply():
+    raw = (b"From: jane@example.com\r\nTo: news@example.org\r\nSubject: Re: News\r\n"
+           b"X-Auto-Response-Suppress: All\r\n\r\nThanks, see you.\r\n")
+    assert analyze(raw).kind == "not_bounce"
+
+
+def test_plain_message_is_not_bounce():
+    raw = (b"From: jane@example.com\r\nTo: news@example.org\r\nSubject: Hello\r\n\r\n"
+           b"Could you send me the agenda? My colleague bob@example.net asked too.\r\n")
+    report = analyze(raw)
+    assert report.kind == "not_bounce" and report.bounces == []
+
+
+def test_garbage_never_raises():
+    for raw in (b"", b"   ", bytes(range(256)) * 50, b"\x00" * 1000, None, "text",
+                b"Content-Type: multipart/report; boundary=\"X\"\r\n\r\n--X\r\nContent-Type: "
+                b"message/delivery-status\r\n\r\nFinal-Recipient: rfc822;",
+                dsn()[:300]):
+        report = analyze(raw)
+        assert report.kind in {"bounce", "not_bounce"}
+        assert report.reason
+
+
+def test_empty_is_unparseable():
+    report = analyze(b"")
+    assert report.kind == "not_bounce" and "nparseable" in report.reason
+
+
+def test_huge_message_is_bounded():
+    attachment = b"QUFBQUFB" * (30 * 1024 * 1024 // 8)
+    part = (b"--B\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + attachment + b"\r\n--B--\r\n")
+    raw = dsn().replace(b"--B--\r\n", part)
+    started = time.perf_counter()
+    report = analyze(raw)
+    assert time.perf_counter() - started < 5
+    assert report.kind == "bounce" and report.bounces[0].email == "jane@example.com"
+
+
+def test_verp_token_is_attached():
+    codec = VerpCodec("return+", "example.org", ["s3cret"])
+    address = codec.build(314, "jane@example.com").encode()
+    report = analyze(dsn(to=address), verp=codec)
+    [bounce] = report.bounces
+    assert bounce.verp is not None and bounce.verp.trace_id == 314
+    assert codec.verify(bounce.verp, bounce.email)
+
+
+def test_text_bounce_without_dsn():
+    raw = (b"From: MAILER-DAEMON@mx.example.net\r\nTo: news@example.org\r\n"
+           b"Subject: failure notice\r\n\r\n"
+           b"Hi. This is the qmail-send program at mx.example.net.\r\n"
+           b"I'm afraid I wasn't able to deliver your message to the following addresses.\r\n\r\n"
+           b"<bob@example.com>:\r\n192.0.2.1 does not like recipient.\r\n"
+           b"Remote host said: 552 5.2.2 Mailbox full\r\n\r\n"
+           b"--- Below this line is a copy of the message.\r\n\r\n"
+           b"From: news@example.org\r\nTo: bob@example.com\r\n\r\nHi\r\n")
+    [bounce] = analyze(raw).bounces
+    assert (bounce.email, bounce.type, bounce.hard) == ("bob@example.com", "quota", False)
+
+
+def test_render_table():
+    table = render_table([("a.eml", analyze(dsn())), ("b.eml", analyze(b""))])
+    lines = table.splitlines()
+    assert lines[0].split()[:3] == ["FILE", "KIND", "EMAIL"]
+    assert "jane@example.com" in lines[1] and "invalid" in lines[1]
+    assert lines[2].startswith("b.eml") and "not_bounce" in lines[2]
+
+
+# --- general classification rules -------------------------------------------------
+
+def text_bounce(notice, headers=b""):
+    return (b"From: MAILER-DAEMON@mx.example.net\r\nTo: news@example.org\r\n" + headers
+            + b"Subject: Mail delivery failed: returning message to sender\r\n\r\n"
+            + notice + b"\r\n------ This is a copy of the message, including all the headers."
+            b" ------\r\n\r\nFrom: news@example.org\r\nTo: bob@example.com\r\n\r\nHi\r\n")
+
+
+def one(raw):
+    [bounce] = analyze(raw).bounces
+    return bounce
+
+
+def test_user_unknown_after_data_is_content_filter():
+    # Postfix names the command; RCPT TO was accepted, so the mailbox exists.
+    raw = text_bounce(b"<bob@example.com>: host mx.example.com[192.0.2.1] said: 550 Unknown\r\n"
+                      b"    user bob@example.com (in reply to end of DATA command)\r\n")
+    assert (one(raw).type, one(raw).hard) == ("spam", False)
+
+
+def test_user_unknown_after_rcpt_stays_invalid():
+    raw = text_bounce(b"<bob@example.com>: host mx.example.com[192.0.2.1] said: 550 Unknown\r\n"
+                      b"    user bob@example.com (in reply to RCPT TO command)\r\n")
+    assert (one(raw).type, one(raw).hard) == ("invalid", True)
+
+
+def test_sendmail_pipelined_rcpt_reply_after_data_line_stays_invalid():
+    # With PIPELINING Sendmail logs ">>> DATA" before the RCPT reply; "Need RCPT" shows it.
+    raw = text_bounce(b"----- The following addresses had permanent fatal errors -----\r\n"
+                      b"<bob@example.com>\r\n    (reason: 550 5.1.1 User unknown)\r\n\r\n"
+                      b"----- Transcript of session follows -----\r\n"
+                      b"... while talking to mx.example.com.:\r\n>>> DATA\r\n"
+                      b"<<< 550 5.1.1 <bob@example.com>... User unknown\r\n"
+                      b"<<< 503 5.0.0 Need RCPT (recipient)\r\n")
+    assert one(raw).type == "invalid"
+
+
+@pytest.mark.parametrize("command", [b"MAIL FROM:<news@example.org>", b"EHLO mx.example.org"])
+def test_rejection_before_any_recipient_is_about_the_sender(command):
+    raw = text_bounce(b"  bob@example.com\r\n    host mx.example.com [192.0.2.1]\r\n"
+                      b"    SMTP error from remote mail server after " + command + b":\r\n"
+                      b"    553 5.1.0 example.org does not exist\r\n")
+    assert (one(raw).type, one(raw).hard) == ("blocked", False)
+
+
+def test_temporary_domain_lookup_failure_is_host():
+    raw = dsn(action=b"delayed", status=b"4.4.3",
+              diag=b"X-Postfix; Host or domain name not found. Name service error for "
+                   b"name=example.com type=MX: Host not found, try again")
+    assert (one(raw).type, one(raw).hard) == ("host", False)
+
+
+@pytest.mark.parametrize(("code", "kind"), [(b"77", "host"), (b"71", "host"),
+                                            (b"67", "invalid")])
+def test_x_unix_exit_status(code, kind):
+    bounce = one(dsn(status=b"5.3.0", diag=b"X-Unix; " + code))
+    assert bounce.type == kind and code.decode() in bounce.diagnostic
+
+
+def test_url_paths_are_not_wording():
+    bounce = one(dsn(status=b"5.0.0", diag=b"smtp; 550 User unknown. See "
+                                          b"https://help.example.net/reasons#filtered"))
+    assert bounce.type == "invalid"
+
+
+@pytest.mark.parametrize(("status", "kind"), [(b"5.4.4", "dns"), (b"5.7.6", "blocked"),
+                                              (b"5.5.0", "invalid")])
+def test_status_codes(status, kind):
+    # 5.5.0 is "undefined protocol status": the 550 reply decides.
+    assert one(dsn(status=status, diag=b"smtp; 550 Requested action not taken")).type == kind
+
+
+def test_command_syntax_replies():
+    assert one(dsn(status=b"5.0.0", diag=b"smtp; 504 Command parameter rejected")).type == (
+        "syntax")
+
+
+@pytest.mark.parametrize(("diag", "kind"), [
+    (b"The account or domain may not exist, they may be blacklisted, or missing the proper "
+     b"dns entries.", "dns"),
+    (b"550-5.7.1 Messages with multiple addresses in From: header are not accepted.", "syntax"),
+    (b"delivery temporarily suspended: connect to mx.example.com[192.0.2.2]: server refused "
+     b"to talk to me: 421 Service not available", "blocked"),
+    (b"550 5.7.1 Recipient address rejected: User bob temporary locked.", "inactive"),
+    (b"554 Message rejected: Email address is not verified. The following identities failed "
+     b"the check in region US-EAST-1: news@example.org", "relay"),
+    (b"pipe to |/usr/local/bin/handler bob@example.com failed", "host"),
+    (b"procmail: Couldn't create \"/var/spool/mail/bob\"", "host"),
+    (b"554 Service currently unavailable", "host"),
+    (b"554 Transaction failed", "host"),
+    (b"Your message was not delivered within 0 days and 1 hours.", "host"),
+    (b"Host not reachable", "host"),
+    (b"500 Remote server does not support TLS", "host"),
+    (b"Name service error for name=example.com type=MX: Malformed or unexpected name server "
+     b"reply", "host"),
+    (b"The number of messages in recipient's mailbox exceeded the local limit.", "quota"),
+    (b"User not listed in public Name & Address Book", "invalid"),
+    (b"Error: No valid recipients for this MM", "invalid"),
+    (b"550 Domain is invalid. Please provide a valid From: header", "blocked"),
+    (b"550 5.7.0 Please use the smtp server of your ISP.", "blocked"),
+    (b"Sorry, you are sending to/from an address that has been blacklisted", "blocked"),
+])
+def test_wording(diag, kind):
+    assert one(dsn(status=b"5.0.0", diag=b"smtp; " + diag)).type == kind
+
+
+def test_google_groups_refusal_is_blocked_in_any_language():
+    raw = (b"From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\n"
+           b"To: news@example.org\r\nSubject: Delivery Status Notification (Failure)\r\n"
+           b"X-Failed-Recipients: team@googlegroups.com\r\n\r\n"
+           b"Hallo, die Gruppe (team) ist m\xc3\xb6glicherweise nicht vorhanden.\r\n"
+           b"Hilfe: https://groups.google.com/support/\r\n")
+    bounce = one(raw)
+    assert (bounce.email, bounce.type) == ("team@googlegroups.com", "blocked")
+
+
+def test_x_failed_recipients_names_the_address():
+    # The notice names no address, and the failed one is also the sender.
+    raw = text_bounce(b"The following address(es) failed:\r\n\r\n  save to inbox\r\n"
+                      b"    mailbox is full: retry timeout exceeded\r\n",
+                      b"X-Failed-Recipients: news@example.org\r\n")
+    bounce = one(raw)
+    assert (bounce.email, bounce.type) == ("news@example.org", "quota")
+
+
+def test_bare_mailer_daemon_sender_and_mail_failed_subject():
+    raw = (b"From: MAILER-DAEMON\r\nTo: news@example.org\r\nAuto-Submitted: auto-replied\r\n"
+           b"Subject: mail failed, returning to sender\r\n\r\n"
+           b"|---- Failed addresses follow: ----|\r\n bob@example.com ... unknown host\r\n")
+    report = analyze(raw)
+    assert report.kind == "bounce"
+    assert [(b.email, b.type) for b in report.bounces] == [("bob@example.com", "dns")]
