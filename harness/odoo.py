@@ -85,8 +85,10 @@ class Odoo:
         """
         if addons_path_first:
             return [
-                self.python, str(self.odoo_bin),
-                f"--addons-path={self.options['addons_path']}", *args,
+                self.python,
+                str(self.odoo_bin),
+                f"--addons-path={self.options['addons_path']}",
+                *args,
             ]
         if args and not args[0].startswith("-"):  # a subcommand (shell, db…) comes first
             return [self.python, str(self.odoo_bin), args[0], "-c", str(self.conf), *args[1:]]

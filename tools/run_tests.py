@@ -87,7 +87,7 @@ def run_odoo_suite(tally, test_tags=f"/{MODULE}"):
     dbname = unique_dbname("civimail_test")
     log_path = DATA / "odoo-test.log"
     try:
-        with test_servers(DATA / "test-servers") as description, log_path.open("w") as log:
+        with test_servers() as description, log_path.open("w") as log:
             process = subprocess.run(
                 odoo.command(
                     "-d", dbname, "-i", MODULE, "--test-enable", f"--test-tags={test_tags}",
