@@ -6,7 +6,6 @@ suites that need an installed database (``odoo_db`` fixture).
 
 import configparser
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,12 +19,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
 CONF = DATA / "odoo.conf"
 MODULE = "civimail_addon"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Odoo:

@@ -18,8 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness import free_ports  # noqa: E402
 from harness.launcher import test_servers  # noqa: E402
-from harness.odoo import DATA, MODULE, Odoo, free_port, unique_dbname  # noqa: E402
+from harness.odoo import DATA, MODULE, Odoo, unique_dbname  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ODOO_RESULT = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
@@ -86,13 +87,14 @@ def run_odoo_suite(tally, test_tags=f"/{MODULE}"):
     odoo = Odoo()
     dbname = unique_dbname("civimail_test")
     log_path = DATA / "odoo-test.log"
+    http_port, gevent_port = free_ports(2)
     try:
         with test_servers() as description, log_path.open("w") as log:
             process = subprocess.run(
                 odoo.command(
                     "-d", dbname, "-i", MODULE, "--test-enable", f"--test-tags={test_tags}",
-                    "--stop-after-init", f"--http-port={free_port()}",
-                    "--gevent-port", str(free_port()), "--max-cron-threads=0",
+                    "--stop-after-init", f"--http-port={http_port}",
+                    f"--gevent-port={gevent_port}", "--max-cron-threads=0",
                 ),
                 env=odoo.environ(CIVIMAIL_TEST_SERVERS=str(description)),
                 stdout=log, stderr=subprocess.STDOUT, check=False,

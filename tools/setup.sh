@@ -142,7 +142,6 @@ EOF
         touch "$DATA/postgres.log" && { [ "$(id -u)" != 0 ] || chown postgres: "$DATA/postgres.log"; }
         as_pg "$BIN/pg_ctl" -D "$PGDATA_DIR" -l "$DATA/postgres.log" -w start >/dev/null \
             || die "PostgreSQL did not start (see $DATA/postgres.log)."
-        echo started >"$DATA/postgres.started-by-setup"
     fi
     PSQL=$(command -v psql || echo "$BIN/psql")
     "$PSQL" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
