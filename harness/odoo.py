@@ -1,7 +1,7 @@
 """Drive the real Odoo 18 that tools/setup.sh prepared: databases, odoo-bin runs.
 
-Used by ``make run``, by the test runner for the Odoo suite, and by pytest
-suites that need an installed database (``odoo_db`` fixture).
+Used by ``make run``, by the test runner for the Odoo suite, and by the pytest
+fixtures that need an installed database (``odoo_db`` in harness/fixtures.py).
 """
 
 import configparser
@@ -13,7 +13,6 @@ import uuid
 from pathlib import Path
 
 import psycopg2
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
@@ -118,21 +117,3 @@ class Odoo:
 def unique_dbname(prefix):
     return f"{prefix}_{time.strftime('%Y%m%d%H%M%S')}_{uuid.uuid4().hex[:6]}"
 
-
-@pytest.fixture(scope="session")
-def odoo():
-    try:
-        return Odoo()
-    except (RuntimeError, OSError) as error:
-        pytest.fail(f"Odoo is not prepared: {error}")
-
-
-@pytest.fixture(scope="session")
-def odoo_db(odoo):
-    """A fresh database with civimail_addon installed, dropped after the session."""
-    dbname = unique_dbname("civimail_pytest")
-    try:
-        odoo.install(dbname)
-        yield dbname
-    finally:
-        odoo.drop_database(dbname)

@@ -23,4 +23,4 @@ if "civimail_addon" not in sys.modules:
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-pytest_plugins = ["harness.fixtures", "harness.odoo"]
+pytest_plugins = ["harness.fixtures"]
