@@ -213,9 +213,9 @@ def test_url_paths_are_not_wording():
 
 
 @pytest.mark.parametrize(("status", "kind"), [(b"5.4.4", "dns"), (b"5.7.6", "blocked"),
-                                              (b"5.5.0", "invalid")])
+                                              (b"5.5.0", "unknown"), (b"5.3.0", "host")])
 def test_status_codes(status, kind):
-    # 5.5.0 is "undefined protocol status": the 550 reply decides.
+    # 5.5.0 is "undefined protocol status" and a bare 550 proves nothing either.
     assert one(dsn(status=status, diag=b"smtp; 550 Requested action not taken")).type == kind
 
 
@@ -254,6 +254,7 @@ def test_wording(diag, kind):
 
 
 def test_google_groups_refusal_is_blocked_in_any_language():
+    # Keyed on the refusing group's address, not on wording or the help link.
     raw = (b"From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\n"
            b"To: news@example.org\r\nSubject: Delivery Status Notification (Failure)\r\n"
            b"X-Failed-Recipients: team@googlegroups.com\r\n\r\n"
@@ -279,3 +280,153 @@ def test_bare_mailer_daemon_sender_and_mail_failed_subject():
     report = analyze(raw)
     assert report.kind == "bounce"
     assert [(b.email, b.type) for b in report.bounces] == [("bob@example.com", "dns")]
+
+
+# --- rules from the server's own codes -------------------------------------------
+
+def test_undefined_dsn_status_gives_way_to_the_quoted_reply_code():
+    bounce = one(dsn(status=b"5.0.0", diag=b"smtp; 550 5.2.2 Requested action not taken"))
+    assert (bounce.status, bounce.type) == ("5.2.2", "quota")
+
+
+def test_policy_code_with_unknown_user_wording_is_a_filter():
+    # X.7.x says the refusal is a security/policy decision, not a missing mailbox.
+    bounce = one(dsn(status=b"5.0.0", diag=b"smtp; 550 5.7.1 No such user here"))
+    assert (bounce.type, bounce.hard, bounce.status) == ("spam", False, "5.7.1")
+
+
+def test_bare_550_proves_no_address_dead():
+    # RFC 5321 gives 550 for "mailbox not found" and "rejected for policy" alike.
+    bounce = one(dsn(status=b"5.0.0", diag=b"smtp; 550 Request refused, see our web site"))
+    assert (bounce.type, bounce.hard) == ("unknown", False)
+
+
+def test_clear_wording_still_beats_a_bare_550():
+    bounce = one(dsn(status=b"5.0.0", diag=b"smtp; 550 No such user here"))
+    assert (bounce.type, bounce.hard) == ("invalid", True)
+
+
+def test_unexplained_refusal_after_data_is_about_the_message():
+    raw = text_bounce(b"<bob@example.com>: host mx.example.com[192.0.2.1] said: 550 Request\r\n"
+                      b"    refused (in reply to end of DATA command)\r\n")
+    assert (one(raw).type, one(raw).hard) == ("spam", False)
+
+
+def test_unexplained_refusal_at_mail_from_is_about_the_sender():
+    raw = text_bounce(b"  bob@example.com\r\n    host mx.example.com [192.0.2.1]\r\n"
+                      b"    SMTP error from remote mail server after MAIL FROM:<news@example.org>:"
+                      b"\r\n    550 Request refused\r\n")
+    assert (one(raw).type, one(raw).hard) == ("blocked", False)
+
+
+def test_temporary_unexplained_refusal_after_data_is_not_spam():
+    raw = text_bounce(b"<bob@example.com>: host mx.example.com[192.0.2.1] said: 451 Try\r\n"
+                      b"    that once more (in reply to end of DATA command)\r\n")
+    assert one(raw).type != "spam" and one(raw).hard is False
+
+
+# --- notice wording that names no cause --------------------------------------------
+
+def test_notice_intro_alone_gives_no_type():
+    raw = (b"From: postmaster@mx.example.net\r\nTo: news@example.org\r\n"
+           b"Subject: Undeliverable: News\r\n\r\n"
+           b"Your message did not reach the following recipient: bob@example.com\r\n")
+    bounce = one(raw)
+    assert (bounce.email, bounce.type, bounce.hard) == ("bob@example.com", "unknown", False)
+
+
+def test_notice_intro_leaves_the_decision_to_the_status_code():
+    bounce = one(dsn(status=b"5.2.2", diag=b"smtp; Delivery to the following recipient failed"))
+    assert bounce.type == "quota"
+
+
+# --- DSN structure -------------------------------------------------------------------
+
+def test_one_recipients_dsn_fields_do_not_type_another():
+    # The human-readable part repeats the DSN fields (no separate delivery-status
+    # part): the first recipient's lookup failure must not make the second's "dns".
+    raw = (HEAD + b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n"
+           b"Reporting-MTA: dns; mx.example.net\r\n\r\n"
+           b"Final-Recipient: rfc822; ann@example.net\r\nAction: delayed\r\n"
+           b"Status: 4.4.3 (example.net: host name lookup failure)\r\n\r\n"
+           b"Final-Recipient: rfc822; bob@example.com\r\nAction: failed\r\n"
+           b"Status: 5.0.0\r\nDiagnostic-Code: smtp; 550 Request refused\r\n")
+    found = {b.email: (b.type, b.hard) for b in analyze(raw).bounces}
+    assert found == {"ann@example.net": ("host", False), "bob@example.com": ("unknown", False)}
+
+
+def test_status_comment_is_the_reason_when_no_diagnostic_code():
+    raw = dsn(action=b"failed", status=b"5.0.0 (mailbox full)", diag=b"")
+    assert one(raw).type == "quota"
+
+
+def test_multipart_without_its_boundary_is_read_as_text():
+    # The declared boundary never occurs: the DSN fields are still there to read.
+    raw = (HEAD + b"MIME-Version: 1.0\r\nContent-Type: multipart/report; "
+           b"report-type=delivery-status; boundary=\"missing\"\r\n\r\n"
+           b"Your message cannot be delivered.\r\n\r\n"
+           b"Final-Recipient: rfc822; bob@example.com\r\nAction: failed\r\n"
+           b"Status: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 No such user\r\n\r\n"
+           b"From: news@example.org\r\nTo: carol@example.com\r\nSubject: hi\r\n")
+    report = analyze(raw)
+    assert [(b.email, b.type) for b in report.bounces] == [("bob@example.com", "invalid")]
+
+
+# --- recipients in text notices ------------------------------------------------------
+
+def test_postfix_session_transcript():
+    # Ann is refused at RCPT TO; Bob is accepted, then refused with the message.
+    raw = (b"From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\r\n"
+           b"To: postmaster@mx.example.net\r\n"
+           b"Subject: Postfix SMTP server: errors from relay.example.org\r\n\r\n"
+           b"Transcript of session follows.\r\n\r\n"
+           b" Out: 220 mx.example.net ESMTP\r\n In:  EHLO relay.example.org\r\n"
+           b" Out: 250-mx.example.net\r\n Out: 250 DSN\r\n"
+           b" In:  MAIL FROM:<news@example.org>\r\n Out: 250 2.1.0 Ok\r\n"
+           b" In:  RCPT TO:<ann@example.net>\r\n"
+           b" Out: 550 5.1.1 <ann@example.net>: Recipient address rejected\r\n"
+           b" In:  RCPT TO:<bob@example.net>\r\n Out: 250 2.1.5 Ok\r\n"
+           b" In:  DATA\r\n Out: 354 End data with <CR><LF>.<CR><LF>\r\n"
+           b" Out: 452 4.3.1 Insufficient system storage\r\n In:  QUIT\r\n"
+           b" Out: 221 2.0.0 Bye\r\n")
+    report = analyze(raw)
+    assert report.kind == "bounce"
+    found = {b.email: (b.type, b.hard, b.status) for b in report.bounces}
+    assert found == {"ann@example.net": ("invalid", True, "5.1.1"),
+                     "bob@example.net": ("quota", False, "4.3.1")}
+
+
+def test_daemon_notice_quoting_an_smtp_refusal_is_a_bounce():
+    raw = (b"From: MAILER-DAEMON@mx.example.net\r\nTo: news@example.org\r\n"
+           b"Subject: Problem report\r\n\r\n"
+           b"bob@example.com: 550 5.1.1 No such user\r\n")
+    assert one(raw).email == "bob@example.com"
+
+
+def test_recipients_phrase_with_words_before_the_colon():
+    raw = (b"From: mailer-daemon\r\nTo: news@example.org\r\nReturn-Path: <>\r\n"
+           b"Subject: There was an error sending your mail\r\n\r\n"
+           b"The following recipients returned permanent errors: bob@example.com. Reason: "
+           b"the server refused the message, with the error [554 5.4.6 Hop count exceeded]\r\n")
+    bounce = one(raw)
+    assert (bounce.email, bounce.type, bounce.hard) == ("bob@example.com", "loop", False)
+
+
+def test_google_groups_link_is_no_reason():
+    # A help link (or a quoted Google Groups footer) says nothing of the cause.
+    raw = text_bounce(b"<bob@example.com>: host mx.example.com[192.0.2.1] said: 550 5.1.1\r\n"
+                      b"    User unknown (in reply to RCPT TO command)\r\n"
+                      b"Help: https://groups.google.com/support/\r\n")
+    assert (one(raw).type, one(raw).hard) == ("invalid", True)
+
+
+def test_aol_tos_notification_is_complaint():
+    raw = (b"From: scomp@aol.net\r\nTo: abuse@example.org\r\n"
+           b"Subject: Client TOS Notification\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=\"A\"\r\n\r\n"
+           b"--A\r\nContent-Type: text/plain\r\n\r\nA member reported this mail.\r\n"
+           b"--A\r\nContent-Type: message/rfc822\r\n\r\n"
+           b"From: news@example.org\r\nTo: bob@aol.example\r\nSubject: News\r\n\r\nHi\r\n--A--\r\n")
+    report = analyze(raw)
+    assert report.kind == "complaint"
+    assert [(b.email, b.type) for b in report.bounces] == [("bob@aol.example", "complaint")]

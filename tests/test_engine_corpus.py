@@ -64,13 +64,16 @@ def score(corpus: Path = CORPUS) -> dict:
     }
 
 
-# Floors just under the measured figures, a regression guard (spec targets:
-# found >= 97 %, type >= 90 %, hard >= 95 %, no false bounce). Hard (93.5 %) and
-# the false bounce are short of the spec because of labels the engine
-# deliberately does not special-case: "user unknown" replies labelled as
-# filtered/spam, and rb-issue-368-bug.eml, a plain "Mailbox full" bounce
-# labelled as no bounce.
-FLOORS = {"found": 0.975, "type": 0.90, "hard": 0.93, "false_bounces": 1}
+# Floors just under the measured figures (found 98.5 %, type 92.4 %, hard 96.0 %),
+# a regression guard over the spec targets: found >= 97 %, type >= 90 %,
+# hard >= 95 %, no false bounce. The one false bounce left is rb-issue-368-bug.eml,
+# a genuine "Mailbox full" bounce (postmaster notice naming the target address)
+# labelled not-bounce only because the labelling tool crashed on it (its upstream
+# issue is about that crash); no general rule can call it "not a bounce" without
+# also dropping real bounces, so it stays counted. Most remaining hard misses are
+# plain "user unknown" replies that the labels file as filtered (spam) only
+# because the SMTP command was not reported; the engine keeps them invalid.
+FLOORS = {"found": 0.98, "type": 0.92, "hard": 0.955, "false_bounces": 1}
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,12 @@ These run odoo-bin as an admin or system cron would; the tests below share one
 database (``odoo_db``) and run in file order, uninstall last.
 """
 
+import json
+from pathlib import Path
+
 import pytest
+
+CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "bounces"
 
 
 def civimail(odoo, *args):
@@ -30,7 +35,7 @@ def query(odoo, dbname, sql, params=()):
 def test_help_lists_subcommands(odoo):
     result = civimail(odoo, "--help")
     assert result.returncode == 0, result.stderr
-    assert "run-job" in result.stdout
+    assert "run-job" in result.stdout and "analyze" in result.stdout
     job_help = civimail(odoo, "run-job", "--help")
     assert "housekeeping" in job_help.stdout
     assert "--db_host" in job_help.stdout
@@ -71,6 +76,65 @@ def test_bad_invocations_exit_non_zero_with_a_message(odoo, args, expected):
     result = civimail(odoo, *args)
     assert result.returncode != 0
     assert expected in result.stderr
+
+
+def _kind_of(label):
+    """The report kind a corpus label implies."""
+    if not label["bounce"]:
+        return "not_bounce"
+    types = {e["type"] for e in label["expect"]}
+    if types == {"complaint"}:
+        return "complaint"
+    return "autoreply" if types == {"away"} else "bounce"
+
+
+ANALYZE_SAMPLES = ["lhost-sendmail-01.eml", "arf-01.eml", "rfc3834-01.eml",
+                   "lhost-amazonses-13.eml"]
+
+
+def test_analyze_json_agrees_with_the_corpus_labels(odoo):
+    # No database option at all: analyze needs none.
+    labels = json.loads((CORPUS / "labels.json").read_text())
+    paths = [str(CORPUS / name) for name in ANALYZE_SAMPLES]
+    result = civimail(odoo, "analyze", "--json", *paths)
+    assert result.returncode == 0, result.stderr
+    entries = json.loads(result.stdout)
+    assert [e["file"] for e in entries] == paths
+    for entry, name in zip(entries, ANALYZE_SAMPLES, strict=True):
+        label = labels[name]
+        assert set(entry) == {"file", "kind", "bounces"}
+        assert entry["kind"] == _kind_of(label), name
+        for bounce in entry["bounces"]:
+            assert set(bounce) == {"email", "type", "hard", "status", "diagnostic"}
+            assert isinstance(bounce["hard"], bool)
+        assert [(b["type"], b["hard"]) for b in entry["bounces"]] == [
+            (e["type"], e["hard"]) for e in label["expect"]], name
+    assert entries[0]["bounces"][0]["status"] == "5.1.1"
+    assert "@" in entries[0]["bounces"][0]["email"]
+
+
+def test_analyze_prints_a_table(odoo):
+    result = civimail(odoo, "analyze", str(CORPUS / "lhost-sendmail-01.eml"),
+                      str(CORPUS / "lhost-amazonses-13.eml"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["FILE", "KIND", "EMAIL", "TYPE", "HARD", "STATUS", "DIAGNOSTIC"]
+    assert lines[1].split()[:6] == ["lhost-sendmail-01.eml", "bounce",
+                                    "userunknown@bouncehammer.jp", "invalid", "yes", "5.1.1"]
+    assert lines[2].split()[:2] == ["lhost-amazonses-13.eml", "not_bounce"]
+
+
+def test_analyze_missing_file_exits_1_after_the_others(odoo, tmp_path):
+    missing = str(tmp_path / "no-such.eml")
+    readable = str(CORPUS / "lhost-sendmail-01.eml")
+    result = civimail(odoo, "analyze", "--json", missing, readable)
+    assert result.returncode == 1
+    assert f"cannot read {missing}" in result.stderr and "Traceback" not in result.stderr
+    entries = json.loads(result.stdout)
+    assert entries[0]["file"] == missing and entries[0]["error"]
+    assert entries[1]["file"] == readable and entries[1]["kind"] == "bounce"
+    table = civimail(odoo, "analyze", missing)
+    assert table.returncode == 1 and "cannot read" in table.stderr
 
 
 def test_upgrade(odoo, odoo_db):

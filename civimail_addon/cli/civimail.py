@@ -2,12 +2,14 @@
 
 ``run-job`` runs one CiviMail job exactly as its scheduled action does, for
 system cron (like CiviCRM's ``cli.php -e Job -a fetch_bounces``).
+``analyze`` runs the bounce analyzer on message files; it needs no database.
 """
 
 # pylint: disable=print-used
 # A command line answers on standard output and standard error.
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from odoo.cli import Command
 from odoo.modules.registry import Registry
 from odoo.tools import config
 
+from ..engine.analyzer import analyze, render_table
 from ..models.civimail_job_log import JOBS
 
 # Server options run-job accepts and hands to Odoo's own configuration parser.
@@ -33,7 +36,7 @@ SERVER_OPTIONS = {
 
 
 class Civimail(Command):
-    """CiviMail jobs and tools (run-job)"""
+    """CiviMail jobs and tools (run-job, analyze)"""
 
     def run(self, args):
         parser = self._parser()
@@ -61,7 +64,47 @@ class Civimail(Command):
         for dest, flags in SERVER_OPTIONS.items():
             run_job.add_argument(*flags, dest=dest, help=f"as for odoo-bin {flags[-1]}")
         run_job.set_defaults(handler=self._run_job)
+
+        analyze_cmd = commands.add_parser(
+            "analyze",
+            help="tell what bounce, auto-reply or complaint message files report",
+            description="Analyze message files (one raw RFC 5322 message each, as saved from "
+            "a mailbox: .eml or maildir files) with CiviMail's bounce analyzer and the default "
+            "bounce patterns; no database is needed. For each file, in order: its kind "
+            "(bounce, autoreply, complaint or not_bounce) and each failed recipient with its "
+            "bounce type, hard flag, RFC 3463 status and diagnostic. A file that cannot be "
+            "read is reported on standard error (and, with --json, as an entry "
+            '{"file": PATH, "error": MESSAGE}); the other files are still analyzed and the '
+            "exit status is then 1, else 0.",
+        )
+        analyze_cmd.add_argument("files", nargs="+", metavar="FILE", help="message file")
+        analyze_cmd.add_argument(
+            "--json", action="store_true",
+            help='print one JSON array of {"file", "kind", "bounces": [{"email", "type", '
+            '"hard", "status", "diagnostic"}]} objects instead of a table',
+        )
+        analyze_cmd.set_defaults(handler=self._analyze)
         return parser
+
+    def _analyze(self, options):
+        entries, reports, failed = [], [], False
+        for path in options.files:
+            try:
+                raw = Path(path).read_bytes()
+            except OSError as error:
+                reason = error.strerror or str(error)
+                print(f"civimail analyze: cannot read {path}: {reason}", file=sys.stderr)
+                entries.append({"file": path, "error": reason})
+                failed = True
+                continue
+            report = analyze(raw)
+            entries.append(report.to_dict(path))
+            reports.append((path, report))
+        if options.json:
+            print(json.dumps(entries, indent=2))
+        elif reports:
+            print(render_table(reports))
+        return 1 if failed else 0
 
     def _run_job(self, options):
         odoo_args = ["-d", options.database]

@@ -34,6 +34,11 @@ _BOUNCE_TEXT = re.compile(
     r"undeliverable|did not reach|error delivering|not delivered|delivery to .{0,80} failed|"
     r"returned (mail|message)|failure reasons|delivery failure|was rejected|"
     r"failed addresses|no valid recipients")
+# A quoted SMTP refusal: a 4xx/5xx reply with an enhanced code of its class ("451 4.3.0").
+_SMTP_REFUSAL = re.compile(r"(?<![\d.])([45])\d\d[ -]\1\.\d{1,3}\.\d{1,3}\b")
+# Google Groups refuses a post (non-member, or a group that may not exist: the
+# notice cannot tell) in the poster's language, with no SMTP code.
+_GOOGLE_GROUP = re.compile(r"(?i)@googlegroups\.com$")
 
 
 @dataclass
@@ -144,12 +149,13 @@ def _from_dsn(msg: Message, failed: list[dsn.DsnRecipient], notice: str,
               patterns: PatternSet) -> Report:
     found = {f.email: f.diagnostic for f in detectors.detect(notice, set())[1]}
     original = _original_recipients(msg)
+    context = dsn.prose(notice)
     bounces = []
     for rcpt in failed:
         email = rcpt.email or (original[0] if len(original) == 1 else "")
         text = rcpt.diagnostic or found.get(email, "")
         delayed = rcpt.action == "delayed"
-        kind, hard, status = classify(rcpt.status, text, notice, patterns, temporary=delayed)
+        kind, hard, status = classify(rcpt.status, text, context, patterns, temporary=delayed)
         if delayed or status.startswith("4"):
             hard = hard and not delayed and kind == "invalid"
         bounces.append(BouncedRecipient(email, kind, hard, status, one_line(text or notice)))
@@ -182,6 +188,8 @@ def _from_text(msg: Message, notice: str, patterns: PatternSet) -> Report:
     for email in emails:
         text = diagnostics.get(email, "") or (notice if len(emails) == 1 else "")
         kind, hard, status = classify("", text, notice, patterns, temporary=temporary)
+        if kind == "unknown" and not status and _GOOGLE_GROUP.search(email):
+            kind, hard = "blocked", False
         if temporary:
             hard = False
         bounces.append(BouncedRecipient(email, kind, hard, status,
@@ -201,7 +209,7 @@ def _looks_like_bounce(msg: Message, sender: str, notice: str) -> bool:
         return True
     if autoreply.is_daemon(sender) or mime.header(msg, "Return-Path").strip() == "<>":
         return bool(_BOUNCE_SUBJECT.search(mime.header(msg, "Subject"))
-                    or _BOUNCE_TEXT.search(notice))
+                    or _BOUNCE_TEXT.search(notice) or _SMTP_REFUSAL.search(notice))
     return bool(_BOUNCE_SUBJECT.search(mime.header(msg, "Subject"))
                 and _BOUNCE_TEXT.search(notice))
 

@@ -1,4 +1,4 @@
-"""Complaints: RFC 5965 feedback reports and Microsoft JMRP forwards."""
+"""Complaints: RFC 5965 feedback reports, Microsoft JMRP and AOL's older forwards."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ _RCPT = re.compile(r"(?im)^(?:original-rcpt-to|removal-recipient)\s*:\s*(.+)$")
 _TYPE = re.compile(r"(?im)^feedback-type\s*:\s*([\w-]+)")
 #: Header Microsoft's junk mail reporting program adds to the reported copy.
 _JMRP = "X-HmXmrOriginalRecipient"
+#: Subject of AOL's pre-ARF complaint forwards (a CiviCRM seed pattern).
+_AOL_TOS = re.compile(r"(?i)\bclient TOS notification\b")
 
 
 @dataclass
@@ -43,6 +45,8 @@ def parse(msg: Message) -> Complaint | None:
                               _unique([r for r in rcpts if r]))
     elif original is not None and original.get(_JMRP):
         complaint = Complaint("abuse", _unique([address_of(str(original.get(_JMRP)))]))
+    elif original is not None and _AOL_TOS.search(mime.header(msg, "Subject")):
+        complaint = Complaint("abuse")
     else:
         return None
     if not complaint.recipients and original is not None:

@@ -30,13 +30,29 @@ X.7.13     user account disabled                        inactive
 X.7.23-27  SPF / DKIM / DMARC / reverse DNS failures    blocked
 =========  ==========================================  =========
 
-Basic SMTP reply codes, when nothing else is known: 550/551/553 invalid,
-552 quota, 554 unknown, 421/450/451/4xx host, 500-504 syntax.
+A DSN ``Status`` of X.0.0 says nothing; a class-matching code the remote
+server quoted in its reply ("550 5.7.1 ...") is used instead.
 
-Then three corrections from where in the SMTP dialogue the reply came:
-"user unknown" after DATA means a content filter (the recipient was
-accepted); "user unknown" or "no such domain" at EHLO/HELO or MAIL FROM is
-about the sender; and a domain lookup that failed only temporarily is host.
+Basic SMTP reply codes, when nothing else is known: 551/553 invalid, 552
+quota, 421/450/451/4xx host, 500-504 syntax. A bare 550 or 554 stays unknown:
+RFC 5321 gives 550 for "mailbox not found, no access, or command rejected for
+policy reasons" alike, so it proves no address dead. Patterns typed
+``unknown`` (notice intros) count as no wording at all.
+
+Then corrections from where in the SMTP dialogue the reply came, and from
+what the server's own code says:
+
+* "user unknown" after DATA is a content filter in disguise: the server had
+  accepted the recipient at RCPT TO, and after DATA one reply answers for all
+  recipients (Japanese carriers and m-FILTER reply so to refused senders;
+  Yahoo's "dd" notice is the known exception, a vendor structure). The same
+  holds when the server's code is X.7.x (security or policy): its own code
+  says the refusal is a decision, not a missing mailbox. So: spam, not hard.
+* a permanent refusal after DATA whose wording says nothing concerns the
+  message itself (content or policy): spam.
+* "user unknown", "no such domain" or an unexplained refusal at EHLO/HELO or
+  MAIL FROM is about the sender: no recipient had been named yet.
+* a domain lookup that failed only temporarily is host.
 """
 
 from __future__ import annotations
@@ -49,8 +65,8 @@ STATUS_TYPES: dict[str, str] = {
     "1.1": "invalid", "1.2": "dns", "1.3": "invalid", "1.4": "invalid", "1.5": "invalid",
     "1.6": "inactive", "1.7": "blocked", "1.8": "blocked", "1.10": "invalid",
     "2.1": "inactive", "2.2": "quota", "2.3": "quota", "2.4": "host",
-    "3.1": "quota", "3.2": "host", "3.3": "host", "3.4": "quota", "3.5": "host",
-    "4.1": "host", "4.2": "host", "4.3": "host", "4.4": "dns", "4.5": "host",
+    "3.0": "host", "3.1": "quota", "3.2": "host", "3.3": "host", "3.4": "quota", "3.5": "host",
+    "4.0": "host", "4.1": "host", "4.2": "host", "4.3": "host", "4.4": "dns", "4.5": "host",
     "4.6": "loop", "4.7": "host",
     "5.1": "syntax", "5.2": "syntax", "5.3": "syntax", "5.4": "syntax", "5.5": "syntax",
     "5.6": "syntax",
@@ -60,13 +76,15 @@ STATUS_TYPES: dict[str, str] = {
     "7.13": "inactive", "7.23": "blocked", "7.24": "blocked", "7.25": "blocked",
     "7.26": "blocked", "7.27": "dns",
 }
-REPLY_TYPES = {"550": "invalid", "551": "invalid", "553": "invalid", "552": "quota",
+REPLY_TYPES = {"551": "invalid", "553": "invalid", "552": "quota",
                "421": "host", "450": "host", "451": "host", "452": "quota",
                "500": "syntax", "501": "syntax", "502": "syntax", "503": "syntax",
                "504": "syntax"}
 
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _REPLY = re.compile(r"(?<![\d.])([245]\d\d)(?:[\s-]|$)")
+# An enhanced code right after a reply code of the same class ("550 5.7.1").
+_REPLY_STATUS = re.compile(r"(?<![\d.])([245])\d\d[ -]\1\.(\d{1,3})\.(\d{1,3})\b")
 _URL = re.compile(r"(?i)\b(https?://[^/\s]+)/\S*")
 # Postfix "(in reply to end of DATA command)", Exim "after end of data",
 # Sendmail transcripts ">>> DATA", m-FILTER "SMTP command: DATA".
@@ -106,21 +124,26 @@ def classify(status: str, diagnostic: str, context: str, patterns: PatternSet,
 
     The precise text beats the code; the code beats the surrounding notice.
     """
-    status = status or find_status(diagnostic)
+    status = _refined_status(status, diagnostic)
     # URLs are no wording ("https://.../reason/#filtered" says nothing of the cause).
     diagnostic, context = _URL.sub(r"\1 ", diagnostic or ""), _URL.sub(r"\1 ", context or "")
-    kind = patterns.classify(diagnostic) or status_type(status)
+    worded = _wording(patterns, diagnostic)
+    kind = worded or status_type(status)
     if kind is None:
-        kind = patterns.classify(context) or REPLY_TYPES.get(find_reply(diagnostic))
+        kind = _wording(patterns, context) or REPLY_TYPES.get(find_reply(diagnostic))
     kind = kind or ("host" if temporary else "unknown")
+    permanent = not temporary and not status.startswith("4") and not find_reply(
+        diagnostic).startswith("4")
     stage = smtp_stage(diagnostic, context)
-    if kind == "invalid" and stage == "data" and not _YAHOO_DD.search(diagnostic):
-        # The server accepted RCPT TO, so the mailbox exists: an "unknown user"
-        # after DATA is a content filter in disguise (Japanese carriers, m-FILTER).
+    policy_code = status.split(".")[1:2] == ["7"]
+    if kind == "invalid" and (stage == "data" or (worded and policy_code)) \
+            and not _YAHOO_DD.search(diagnostic):
+        kind = "spam"  # a filter in disguise (see the module docstring)
+    elif kind == "unknown" and stage == "data" and permanent:
         kind = "spam"
-    elif kind in ("invalid", "dns") and stage in ("ehlo", "helo", "mail"):
-        # Refused before any recipient was named: the sending host or sender is refused.
-        kind = "blocked"
+    elif stage in ("ehlo", "helo", "mail") and (
+            kind in ("invalid", "dns") or (kind == "unknown" and permanent)):
+        kind = "blocked"  # refused before any recipient was named
     if kind == "dns" and (temporary or status.startswith("4")):
         # Only a permanent answer proves a domain missing; a lookup that failed
         # for now is a network or server problem.
@@ -128,6 +151,23 @@ def classify(status: str, diagnostic: str, context: str, patterns: PatternSet,
     hard = kind in HARD_TYPES or (
         kind == "inactive" and (status.endswith(".1.6") or bool(_MOVED.search(diagnostic))))
     return kind, hard, status
+
+
+def _refined_status(status: str, diagnostic: str) -> str:
+    """The DSN status, or the remote reply's own code when the status is X.0.0 or absent."""
+    if status and not status.endswith(".0.0"):
+        return status
+    quoted = _REPLY_STATUS.search(diagnostic or "")
+    if quoted and (not status or quoted.group(1) == status[0]):
+        return ".".join(quoted.groups())
+    return status or find_status(diagnostic)
+
+
+def _wording(patterns: PatternSet, text: str) -> str | None:
+    """The type the text's wording gives; ``unknown`` patterns only recognise a notice."""
+    # Folded lines ("550 Unknown\n    user") are one phrase.
+    kind = patterns.classify(" ".join(text.split()))
+    return None if kind == "unknown" else kind
 
 
 def smtp_stage(*texts: str) -> str:

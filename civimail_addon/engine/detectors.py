@@ -6,6 +6,9 @@ the returned message) and returns ``Found`` entries. They run in the order of
 
 * transcript: Sendmail and others quote the SMTP dialogue
   (``RCPT To:<a@b>`` / ``<<< 550 ...``);
+* session: Postfix's "Transcript of session follows" (``In:`` client and
+  ``Out:`` server lines), read as SMTP works: a recipient refused at RCPT TO,
+  or accepted there and then refused with the message after DATA;
 * blocks: qmail, Yahoo, Exim, Postfix without DSN, Gmail, Exchange and
   Office 365, Lotus Domino/Notes, DragonFly, OpenSMTPD and most others put
   each failed address on a line of its own (or after "to"/"recipient:"),
@@ -32,14 +35,16 @@ _HEADER_START = re.compile(r"(?m)^(?:Return-Path|Received|DKIM-Signature|X-Origi
                            r"|Delivered-To|Message-I[dD]): ")
 
 # An address alone on its line (maybe in <>, with "<mailto:...>", "(expanded from...)",
-# or a trailing ":" and the reason), or introduced as the recipient.
+# or a trailing ":" and the reason), or introduced as the recipient ("The following
+# recipients returned permanent errors: a@b").
 _LINE_ADDRESS = re.compile(
     r"^[\s>*\-\"']*<?(" + ADDRESS + r")>?(?:<mailto:[^>]*>)?\s*(?:\([^)]*\))?\s*(?::\s*(.*))?$")
 _PHRASE_ADDRESS = re.compile(
-    r"(?i)(?:\bto\b|recipients?|\baddress(?:es|ee)?\(?e?s?\)?|\buser|mailbox|rcpt to)"
-    r"\s*:?\s*<?(" + ADDRESS + r")>?")
+    r"(?i)(?:\bto\b|recipients?(?:\b[^:<>@\n]{0,40}:)?|\baddress(?:es|ee)?\(?e?s?\)?|"
+    r"\buser|mailbox|rcpt to)\s*:?\s*<?(" + ADDRESS + r")>?")
 _TRANSCRIPT = re.compile(r"(?i)RCPT TO:\s*<?(" + ADDRESS + r")>?")
 _SMTP_REPLY = re.compile(r"(?m)^\s*<<<\s*(.*)$")
+_SESSION_LINE = re.compile(r"^\s*(In|Out):\s*(.*)$")
 _CODE = re.compile(r"\b[245]\d\d[\s-]|\b[245]\.\d{1,3}\.\d{1,3}\b")
 
 
@@ -76,6 +81,35 @@ def detect_transcript(notice: str) -> list[Found]:
         if replies:
             found.append(Found(rcpt.group(1).lower(), " ".join(replies)))
     return found
+
+
+def detect_session(notice: str) -> list[Found]:
+    found: list[Found] = []
+    accepted: list[str] = []
+    pending = ""  # the recipient the next server reply answers
+    after_data = False
+    for line in notice.splitlines():
+        match = _SESSION_LINE.match(line)
+        if not match:
+            continue
+        side, text = match.group(1), match.group(2).strip()
+        if side == "In":
+            rcpt = _TRANSCRIPT.search(text)
+            pending = rcpt.group(1).lower() if rcpt else ""
+            after_data = text.upper().startswith("DATA")
+            continue
+        code = text[:1]
+        if pending and code in "2345":
+            if code == "2":
+                accepted.append(pending)
+            elif code in "45":
+                found.append(Found(pending, text))
+            pending = ""
+        elif after_data and code in "45" and text[:3].isdigit():
+            # After DATA one reply answers for every recipient accepted so far.
+            found.extend(Found(email, text) for email in accepted)
+            accepted = []
+    return _merge(found)
 
 
 def detect_blocks(notice: str) -> list[Found]:
@@ -130,6 +164,7 @@ Detector = Callable[[str], list[Found]]
 #: Most specific first.
 DETECTORS: list[tuple[str, Detector]] = [
     ("transcript", detect_transcript),
+    ("session", detect_session),
     ("blocks", detect_blocks),
 ]
 

@@ -15,6 +15,12 @@ from . import mime
 _FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]{1,40})\s*:\s*(.*)$")
 _RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
 _ADDRESS = re.compile(r"[^\s<>\"'();:,\[\]]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]{2,}")
+# RFC 3464 per-message and per-recipient fields (with folded continuations).
+_DSN_FIELD_LINE = re.compile(
+    r"(?im)^(?:reporting-mta|dsn-gateway|received-from-mta|arrival-date|"
+    r"original-envelope-id|final-recipient|original-recipient|x-actual-recipient|action|"
+    r"status|remote-mta|diagnostic-code|last-attempt-date|will-retry-until|final-log-id)"
+    r"[ \t]*:.*(?:\n[ \t]+\S.*)*\n?")
 
 
 @dataclass
@@ -80,6 +86,21 @@ def _diagnostic(value: str) -> str:
     return text
 
 
+def prose(text: str) -> str:
+    """``text`` without DSN fields: what it says beside them, about no one recipient.
+
+    A notice quoting the fields of several recipients must not lend one
+    recipient's reason ("host name lookup failure") to another.
+    """
+    return _DSN_FIELD_LINE.sub("", text or "")
+
+
+def _status_comment(value: str) -> str:
+    """``5.0.0 (host name lookup failure)`` -> ``host name lookup failure``."""
+    found = re.search(r"\((.+)\)", value or "")
+    return found.group(1).strip() if found else ""
+
+
 def _status(value: str) -> str:
     found = re.search(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b", value or "")
     return ".".join(found.groups()) if found else ""
@@ -92,7 +113,9 @@ def status_texts(msg: Message) -> list[str]:
     if texts:
         return texts
     for part in mime.walk(msg):
-        if part.is_multipart() or not mime.content_type(part).startswith("text/"):
+        ctype = mime.content_type(part)
+        # A multipart whose boundary never occurs is one undivided text.
+        if part.is_multipart() or not ctype.startswith(("text/", "multipart/")):
             continue
         text = mime.text_of(part)
         if re.search(r"(?im)^(final|original)-recipient\s*:", text) and re.search(
@@ -127,7 +150,9 @@ def recipients(msg: Message) -> list[DsnRecipient]:
                 email=email,
                 action=action_name,
                 status=status,
-                diagnostic=_diagnostic(block.get("diagnostic-code", "")),
+                # Without a Diagnostic-Code, the Status comment is the only reason given.
+                diagnostic=(_diagnostic(block.get("diagnostic-code", ""))
+                            or _status_comment(block.get("status", ""))),
                 remote_mta=_strip_type(block.get("remote-mta", "")),
             ))
     return found

@@ -1,5 +1,19 @@
 """Bounce-reason patterns: CiviCRM's seed list plus the codes this project adds.
 
+Every pattern of CiviCRM's ``civicrm_mailing_bounce_pattern`` seed (and its
+upgrade additions) has an equivalent here, sometimes under a finer type of
+this project: sender-side refusals CiviCRM files under Relay, Dns or Spam
+("cannot find your hostname", "reverse dns entry", "blacklisted", "sender was
+rejected", "delivery not authorized" - the RFC 3463 X.7.1 text) are
+``blocked``; unknown hosts are ``dns``; qmail's "allowed rcpthosts" and "not a
+gateway" are ``relay``; "no route to host" is ``host``. CiviCRM's complaint
+markers (AOL "Client TOS Notification", Microsoft JMRP
+``X-HmXmrOriginalRecipient``, "abuse report") are recognised by :mod:`.arf` as
+complaints, not as bounce wording. The notice intros CiviCRM counts as Invalid
+("did not reach the following recipient", "cannot deliver", "delivery to the
+following recipients failed") are typed ``unknown``: they head notices of
+every kind of failure, so the status codes decide.
+
 A :class:`PatternSet` compiles ``(type_code, regex)`` pairs with the ``regex``
 module and matches them with a per-pattern timeout on bounded text, so an
 administrator's badly written pattern can neither crash nor stall the analyzer.
@@ -30,16 +44,19 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
     ("relay", r"relay(ing)? (access )?(denied|not permitted|prohibited|not allowed)"),
     ("relay", r"not (permitted|allowed) to relay|message (could not|will not) be relayed|"
               r"we do not relay|unable to relay|relay not permitted|no relaying|"
-              r"not a gateway|allowed rcpthosts"),
+              r"not a gateway|allowed rcpthosts|not configured to relay mail|"
+              r"relayed mail to .+? not allowed"),
     # Exim's hedge "The account or domain may not exist, they may be blacklisted,
     # or missing the proper dns entries" comes from a failed domain lookup.
     ("dns", r"account or domain may not exist"),
     # Amazon SES: the sending identity is not verified, so SES will not relay.
     ("relay", r"identities failed the check"),
     # --- blocked: the SENDER (IP, domain, authentication) is refused.
-    # Google Groups refuses posts from non-members in the reader's language;
-    # its help link is the one stable marker.
-    ("blocked", r"permission to post|groups\.google\.com"),
+    # Mailing lists (Google Groups, Mailman) refusing a non-member's post.
+    ("blocked", r"permission to post|not allowed to post"),
+    # A filter the recipient set up refuses the message (CiviCRM: Spam); the
+    # sender-side "blocked by" wording below would otherwise claim it.
+    ("spam", r"blocked by a user configured filter|does not conform to our e-?mail policy"),
     ("blocked", r"(spf|dkim|dmarc)\b.{0,40}?\b(fail|reject|policy|not pass|check)"),
     ("spam", r"rejected for policy reasons|policy violation"),
     ("blocked", r"authentication .{0,20}(failed|failure)|reputation"),
@@ -49,6 +66,7 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
                 r"(spamhaus|spamcop|barracuda|sorbs|rbl|dnsbl|blocklist|block list|blacklist)"),
     ("blocked", r"\b(rbl|dnsbl|spamhaus|spamcop|sorbs|barracudacentral)\b"),
     ("blocked", r"reverse dns|\bno ptr\b|ptr record|reverse (look-?up|resolv)|"
+                r"sender ip must resolve|"
                 r"(ip|client) address .{0,30}(not|no) .{0,20}(resolve|dns)|"
                 r"(cannot|can't|could not) find your hostname|ip name (lookup|possibly forged)"),
     ("blocked", r"(poor|bad|low) (ip |sender |domain )?reputation|reputation (block|too low)"),
@@ -68,10 +86,12 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
                 r"not authorized to send|dynamic(ally)? (assigned )?ip|residential ip|"
                 r"helo .{0,40}(rejected|invalid|refused)|too many (invalid|bad) recipients|"
                 r"black-?listed|use the smtp server of your isp|provide a valid from|"
-                r"refused to\s+talk to me"),
+                r"refused to\s+talk to me|sender was rejected|open relay|"
+                r"delivery not authori[sz]ed"),
     # --- loop
     ("loop", r"(mail|routing) loop|too many hops|loops back to myself|"
-             r"duplicated message-id|hop count exceeded"),
+             r"duplicated message-id|hop count exceeded|loop detected|excessive recursion|"
+             r"forwarded more than the maximum allowed times"),
     # --- quota (CiviCRM "Quota" + message-size limits)
     ("quota", r"(disk(space)?|over the allowed|exceed(ed|s)?|storage) quota|522_mailbox_full|"
               r"exceeds allowed message count|file too large|full mailbox|"
@@ -81,14 +101,17 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
               r"insufficient (system )?storage|(message|mail) (size|is too (big|large))|"
               r"(message|mail) (exceeds|too (big|large))|size (limit|exceeds)|"
               r"exceeded storage|quota|insufficient disk space|disk space|"
-              r"user has exceeded|has exceeded (his|her|the)|mailbox exceeded"),
+              r"user has exceeded|has exceeded (his|her|the)|mailbox exceeded|"
+              r"mailbox( exceeds allowed)? size|no space left for this user|"
+              r"recipient storage full|not able to receive more mail"),
     # --- syntax (CiviCRM "Syntax" + protocol errors)
     ("syntax", r"nonstandard smtp line terminator|syntax error|"
                r"(bad|invalid|illegal|malformed) (command|sequence|header|message|mime)|"
                r"unrecognized command|command (not recognized|unrecognized)|"
                r"line too long|not (rfc|rfc-?\d+) compliant|rfc ?\d+ .{0,30}(violation|compliant)|"
                r"bare lf|improper (use|command)|message header size|not conform|"
-               r"multiple .{0,20}addresses in from|command parameter not implemented"),
+               r"multiple .{0,20}addresses in from|command parameter not implemented|"
+               r"unknown smtp code"),
     # --- spam: the CONTENT was refused (spam, virus, policy).
     ("spam", r"(bulk( e-?mail)|content|attachment blocking|virus|mail system) filters?|"
              r"(hostile|questionable|unacceptable) content|anti-?spam (polic\w+|software)|"
@@ -96,7 +119,8 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
              r"detected (spam|suspicious)|is on a list of spammers|"
              r"message (content rejected|contains (a )?virus|refused)|"
              r"our spam filter|rejected (as|for|by) .{0,30}spam|"
-             r"spam (check|filter|detected|violation|message|score)|"
+             r"spam ?(check|filter|detected|violation|message|score|reduction software)|"
+             r"content control|message looks suspicious|"
              r"unsolicited (e-?mail|mail|bulk|commercial)|spamassassin|"
              r"violat(es|ion of) (our )?(\w+ )?(polic(y|ies)|terms)|"
              r"(likely|looks like|identified as|considered|classified as|suspected|probable) "
@@ -146,8 +170,8 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
     # --- invalid: the MAILBOX does not exist.
     ("invalid", r"(user|recipient( name)?) is not recognized|554 delivery error|"
                 r"address does not exist|address(es)? could not be found|addressee unknown|"
-                r"bad destination (mailbox|address)|badly formatted address|can't open mailbox for|"
-                r"destination addresses were unknown|did not reach the following recipient|"
+                r"bad destination|badly formatted address|can't open mailbox for|"
+                r"destination addresses were unknown|"
                 r"does not like recipient|does not specify a valid notes mail file|"
                 r"illegal alias|invalid (mailbox|(e-?mail )?address|recipient|final delivery)|"
                 r"invalid( or unknown)?( virtual)? user|"
@@ -157,15 +181,19 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
                 r"missing or malformed local(-| )part|no e-?mail address registered|"
                 r"no such (mail drop|mailbox( \w+)?|(e-?mail )?address|recipient|(local )?user|"
                 r"person)( here)?|no mailbox (here )?by that name|"
-                r"not (listed in|found in) (\w+ )?directory|"
+                r"not (listed in|found in) (\w+ )?directory|not listed in|"
+                r"not present in directory entry|"
                 r"not listed in public name & address book|"  # Lotus Domino
                 r"not a valid( (user|mailbox))?|"
                 r"not our customer|not known at this site|"
-                r"recipient not in route list|recipient (unknown|does not exist|not found)|"
+                r"recipient not in route list|recipient (is )?(unknown|does not exist|not found)|"
+                r"unrecognized recipient|unregistered address|unavailable mailbox|"
+                r"unavailable to take delivery of the message|"
+                r"user('s e-?mail name is)? not found|^validation failed for:|"
                 r"unknown (local( |-)part|recipient|address(ee)?|user|mailbox)|"
                 r"user (unknown|does not exist|doesn't exist|doesn't have an? \w+ account|"
                 r"not found|not exist)|undeliverable to|unrouteable address|"
-                r"this user doesn't have a \S+ account|does not exist|doesn't exist|"
+                r"this user doesn't have a \S+ (account|address)|does not exist|doesn't exist|"
                 r"no such|unknown or illegal|not a known user|address (is )?unknown|"
                 r"mailbox unavailable|couldn't be found|could not be found|"
                 r"(account|mailbox|address) (is )?(invalid|not valid)|"
@@ -193,6 +221,10 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
     # --- away: CiviCRM "Away" (vacation replies quoted in bounces)
     ("away", r"(be|am)? (out of|away from) (the|my)? (office|computer|town)|"
              r"i am on vacation|out of (the )?office|auto(matic)?[ -]?reply|vacation"),
+    # --- unknown: notice intros that name no cause (Exchange, CiviCRM "Invalid").
+    # Last, and read by the classifier as "no information", so codes decide.
+    ("unknown", r"did not reach the following recipient|cannot deliver|"
+                r"delivery to the following recipients? failed"),
 ]
 
 
