@@ -1,0 +1,134 @@
+"""DMARC (RFC 7489): the policy published at ``_dmarc.<domain>``.
+
+Without a record there, the organizational domain's record applies.  That
+domain is found by a heuristic, not the Public Suffix List: the last two
+labels, or three when the second-to-last is a common second-level label
+under a two-letter country code (``example.co.uk``).  Unusual suffixes
+(``example.pvt.k12.ma.us``) may be cut at the wrong place.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import dnsquery
+from .dnsquery import DnsTempError
+from .results import ERROR, OK, UNKNOWN, WARNING, build
+
+_VERSION = re.compile(r"^\s*v\s*=\s*DMARC1\s*(;|$)", re.IGNORECASE)
+_SECOND_LEVEL = {"co", "com", "net", "org", "ac", "gov", "edu", "or", "ne", "go", "gv", "mil",
+                 "nom", "sch", "ltd", "plc", "gen", "firm", "biz", "info"}
+POLICIES = ("none", "quarantine", "reject")
+
+#: (message, fix) per outcome; {subject} is the domain checked.
+MESSAGES = {
+    "enforced": (
+        "{subject} has a DMARC policy ({summary}), so receivers {action}.",
+        "",
+    ),
+    "monitor": (
+        "{subject} has a monitoring-only DMARC policy ({summary}): receivers report failing "
+        "mail but deliver it anyway.",
+        "Once the reports show your mailings pass DMARC, raise the policy to p=quarantine.",
+    ),
+    "partial": (
+        "{subject} applies its DMARC policy ({summary}) to only {pct}% of failing mail.",
+        "Set pct=100 (or remove pct) once the reports show your mailings pass DMARC.",
+    ),
+    "missing": (
+        "{subject} publishes no DMARC record, which large providers require of bulk senders.",
+        'Publish a TXT record at _dmarc.{org} such as "v=DMARC1; p=none; rua=mailto:'
+        'dmarc-reports@{org}".',
+    ),
+    "multiple": (
+        "{subject} publishes several DMARC records, so receivers apply none of them.",
+        "Keep a single v=DMARC1 TXT record at {name}.",
+    ),
+    "invalid": (
+        "The DMARC record of {subject} is invalid: {problem}.",
+        "Correct the record at {name}; it must start with v=DMARC1 and give p=none, "
+        "quarantine or reject.",
+    ),
+    "dns": (
+        "The DMARC record of {subject} could not be checked ({problem}).",
+        "Check again later; if this persists, make sure the DNS servers of {subject} answer.",
+    ),
+}
+_ACTIONS = {"quarantine": "send mail that fails DMARC to the spam folder",
+            "reject": "reject mail that fails DMARC"}
+
+
+def organizational_domain(domain):
+    """``mail.example.co.uk`` -> ``example.co.uk`` (heuristic, see the module docstring)."""
+    labels = domain.rstrip(".").lower().split(".")
+    keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL else 2
+    return ".".join(labels[-keep:])
+
+
+def parse_record(text):
+    """``{tag: value}`` of a DMARC record (tags lower case, values stripped)."""
+    tags = {}
+    for part in text.split(";"):
+        name, sep, value = part.partition("=")
+        if sep:
+            tags.setdefault(name.strip().lower(), value.strip())
+    return tags
+
+
+def _records(resolver, domain):
+    return [text for text in dnsquery.txt_strings(resolver, f"_dmarc.{domain}.")
+            if _VERSION.match(text)]
+
+
+def check_dmarc(resolver, domain):
+    """CheckResult of the DMARC policy that applies to mail from ``domain``."""
+    domain = dnsquery.normalize_domain(domain) or str(domain)
+    org = organizational_domain(domain)
+    name = f"_dmarc.{domain}"
+
+    def result(status, key, value="", **fields):
+        return build("dmarc", domain, status, value, MESSAGES[key], org=org, name=name,
+                     **fields)
+
+    try:
+        records = _records(resolver, domain)
+        if not records and org != domain:
+            records, name = _records(resolver, org), f"_dmarc.{org}"
+    except DnsTempError as error:
+        return result(UNKNOWN, "dns", problem=str(error))
+    if not records:
+        return result(ERROR, "missing")
+    if len(records) > 1:
+        return result(ERROR, "multiple", " | ".join(records))
+    return _judge(result, records[0], name != f"_dmarc.{domain}")
+
+
+def _judge(result, record, inherited):
+    tags = parse_record(record)
+    policy = tags.get("p", "").lower()
+    if inherited and tags.get("sp"):
+        policy = tags["sp"].lower()  # sp= applies to subdomains of the organizational domain
+    if policy not in POLICIES:
+        if "p" not in tags and tags.get("rua"):
+            policy = "none"  # RFC 7489 6.6.3: a record with rua= but no p= means p=none
+        else:
+            return result(ERROR, "invalid", record,
+                          problem=f"the policy p={tags.get('p', '')} is not none, quarantine "
+                          "or reject")
+    try:
+        pct = int(tags.get("pct", "100"))
+    except ValueError:
+        pct = -1
+    if not 0 <= pct <= 100:
+        return result(ERROR, "invalid", record, problem="pct= is not a number from 0 to 100")
+    summary = (
+        f"p={policy}, sp={tags.get('sp', policy).lower()}, pct={pct}, "
+        f"adkim={tags.get('adkim', 'r').lower()}, aspf={tags.get('aspf', 'r').lower()}, "
+        f"rua={tags.get('rua') or 'none'}"
+        + (", inherited from the organizational domain" if inherited else "")
+    )
+    if policy == "none":
+        return result(WARNING, "monitor", record, summary=summary)
+    if pct < 100:
+        return result(WARNING, "partial", record, summary=summary, pct=pct)
+    return result(OK, "enforced", record, summary=summary, action=_ACTIONS[policy])
