@@ -1,0 +1,96 @@
+"""What every backend returns, and the context-manager shell they share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from .settings import MailboxSettings
+
+PROCESSED = "processed"
+IGNORED = "ignored"
+TARGETS = (PROCESSED, IGNORED)
+
+
+@dataclass
+class MailboxMessage:
+    """One message; ``raw`` is None (and ``skip_reason`` says why) when skipped."""
+
+    uid: str  # stable within the mailbox: IMAP UID, POP3 UIDL, file name
+    raw: bytes | None
+    size: int
+    skip_reason: str = ""
+
+
+@dataclass
+class ConnectionReport:
+    message_count: int
+    folder: str  # resolved folder (after separator detection) or path
+    steps: list[str] = field(default_factory=list)  # what succeeded, in order
+
+
+def human_size(size: int) -> str:
+    """30.2 MB, 25 MB, 512 KB, 900 bytes (binary units, as mail limits are)."""
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
+
+
+def too_large(size: int, limit: int) -> str:
+    """The skip reason for a message over the limit, or "" if it fits."""
+    if size <= limit:
+        return ""
+    return f"message of {human_size(size)} exceeds the {human_size(limit)} limit"
+
+
+class Mailbox:
+    """An open mailbox: ``with open_mailbox(settings) as box: ...``.
+
+    Subclasses connect in ``__init__`` (raising MailboxError) and implement
+    count, batches, mark and close. A session yields each message at most
+    once; messages yielded but not marked stay where they are.
+    """
+
+    def __init__(self, settings: MailboxSettings):
+        self.settings = settings
+        self.folder = ""
+        self.steps: list[str] = []  # what succeeded while opening, for check_connection
+
+    def __enter__(self) -> Mailbox:
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        # A failing body wins: a close error must not hide it.
+        self.close(quiet=exc_type is not None)
+
+    def count(self) -> int:
+        raise NotImplementedError
+
+    def batches(self, limit: int | None = None) -> Iterator[list[MailboxMessage]]:
+        """Lists of at most batch_size messages, at most ``limit`` in all."""
+        raise NotImplementedError
+
+    def mark(self, uids: Iterable[str], target: str) -> None:
+        """Move messages to PROCESSED or IGNORED; call only after committing."""
+        raise NotImplementedError
+
+    def close(self, quiet: bool = False) -> None:
+        raise NotImplementedError
+
+    # -- helpers for subclasses ---------------------------------------------------
+
+    @staticmethod
+    def _check_target(target: str) -> None:
+        if target not in TARGETS:
+            raise ValueError(f"mark target must be {PROCESSED!r} or {IGNORED!r}, not {target!r}")
+
+    def _batch_plan(self, limit: int | None) -> int | None:
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be None or >= 0")
+        return limit
+
+    def _take(self, remaining: int | None) -> int:
+        """How many messages the next batch may hold."""
+        size = self.settings.batch_size
+        return size if remaining is None else min(size, remaining)
