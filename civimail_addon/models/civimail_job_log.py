@@ -12,7 +12,11 @@ _logger = logging.getLogger(__name__)
 # Every CiviMail job, by the name the scheduled actions and the command line
 # use (`civimail run-job <name>`).
 JOBS = [
+    ("fetch_bounces", "Fetch Bounces"),
+    ("process_inbound", "Process Inbound Emails"),
     ("housekeeping", "Housekeeping"),
+    ("send_mailings", "Send Scheduled Mailings"),
+    ("check_deliverability", "Check Deliverability"),
 ]
 
 RETENTION_PARAM = "civimail_addon.job_log_retention_days"
@@ -78,7 +82,14 @@ class CivimailJobLog(models.Model):
         called without) and returns a dict with ``processed``, ``failed`` and
         an optional ``message``. It may commit its own batches.
         """
-        return {"housekeeping": self._job_housekeeping}
+        accounts = self.env["civimail.mail.account"]
+        return {
+            "fetch_bounces": lambda records=None: accounts._job_fetch("bounce", records),
+            "process_inbound": lambda records=None: accounts._job_fetch("activity", records),
+            "housekeeping": self._job_housekeeping,
+            "check_deliverability": self.env["civimail.deliverability.check"]._job_check,
+            "send_mailings": self.env["mailing.mailing"]._civimail_job_send,
+        }
 
     @api.model
     def _run_job(self, job, records=None, origin="cron"):
@@ -165,7 +176,7 @@ class CivimailJobLog(models.Model):
 
     @api.model
     def _job_housekeeping(self):
-        """Delete job log lines older than the retention setting."""
+        """Forget job log lines and processed messages older than the retention setting."""
         parameters = self.env["ir.config_parameter"].sudo()
         days = int(parameters.get_param(RETENTION_PARAM, DEFAULT_RETENTION_DAYS))
         if days <= 0:
@@ -180,9 +191,14 @@ class CivimailJobLog(models.Model):
         old_lines = self.sudo().search([("date_start", "<", cutoff), ("status", "!=", "running")])
         count = len(old_lines)
         old_lines.unlink()
+        forgotten = self.env["civimail.processed.message"]._purge(days)
         return {
-            "processed": count,
+            "processed": count + forgotten,
             "message": self.env._(
-                "%(count)s job log lines older than %(days)s days deleted.", count=count, days=days
+                "%(count)s job log lines and %(forgotten)s processed messages older than "
+                "%(days)s days deleted.",
+                count=count,
+                forgotten=forgotten,
+                days=days,
             ),
         }

@@ -1,6 +1,22 @@
 from odoo import fields, models
 
+from ..engine.deliverability import DEFAULT_DOMAIN_BLOCKLISTS, DEFAULT_IP_BLOCKLISTS
+from .civimail_deliverability_check import (
+    DEFAULT_TIMEOUT,
+    DKIM_SELECTORS_PARAM,
+    DOMAIN_BLOCKLISTS_PARAM,
+    IP_BLOCKLISTS_PARAM,
+    NAMESERVERS_PARAM,
+    TIMEOUT_PARAM,
+)
 from .civimail_job_log import DEFAULT_RETENTION_DAYS, RETENTION_PARAM
+from .civimail_mail_account import DEFAULT_VERP_GRACE_DAYS, VERP_GRACE_DAYS_PARAM
+from .mailing_mailing import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_RETRY_DELAY,
+    DELIVERY_MODES,
+)
 
 
 class ResConfigSettings(models.TransientModel):
@@ -12,3 +28,87 @@ class ResConfigSettings(models.TransientModel):
         default=DEFAULT_RETENTION_DAYS,
         help="The CiviMail: Housekeeping job deletes job log lines older than this.",
     )
+    civimail_verp_grace_days = fields.Integer(
+        string="Accept the previous VERP secret for (days)",
+        config_parameter=VERP_GRACE_DAYS_PARAM,
+        default=DEFAULT_VERP_GRACE_DAYS,
+        help="After a rotation, bounces of mail signed with the previous secret are still "
+        "recognised for this many days.",
+    )
+
+    civimail_delivery_mode = fields.Selection(
+        DELIVERY_MODES,
+        string="Delivery mode",
+        config_parameter="civimail_addon.delivery_mode",
+        default="send",
+        help="Send: through the outgoing mail servers. Disabled: nothing leaves and mailings "
+        "cannot start. Redirect to database: each message is stored in CiviMail > Spooled "
+        "Messages. Test mode: every message goes to the test address.",
+    )
+    civimail_test_address = fields.Char(
+        string="Test address", config_parameter="civimail_addon.test_address",
+        help="In test mode, every message of every mailing goes to this address.",
+    )
+    civimail_send_batch_size = fields.Integer(
+        string="Recipients per batch", config_parameter="civimail_addon.send_batch_size",
+        default=DEFAULT_BATCH_SIZE,
+    )
+    civimail_send_max_attempts = fields.Integer(
+        string="Attempts before failure", config_parameter="civimail_addon.send_max_attempts",
+        default=DEFAULT_MAX_ATTEMPTS,
+        help="A recipient refused temporarily (4xx, dropped connection) is tried this many "
+        "times, waiting longer each time, before it is marked failed.",
+    )
+    civimail_send_retry_delay = fields.Integer(
+        string="First retry after (s)", config_parameter="civimail_addon.send_retry_delay",
+        default=DEFAULT_RETRY_DELAY,
+    )
+
+    civimail_dns_nameservers = fields.Char(
+        string="Nameservers", config_parameter=NAMESERVERS_PARAM,
+        help="The DNS servers the deliverability checks ask (IP or IP:port, separated by "
+        "commas); empty: the system's resolver. Spamhaus refuses queries coming through "
+        "public resolvers such as 8.8.8.8 or 1.1.1.1: its answers then show as “Could not "
+        "check”, never as a listing.",
+    )
+    civimail_dns_timeout = fields.Float(
+        string="Timeout (s)", config_parameter=TIMEOUT_PARAM, default=DEFAULT_TIMEOUT,
+        help="How long a DNS lookup may take; one that does not answer in time shows as "
+        "“Could not check”.",
+    )
+    civimail_ip_blocklists = fields.Char(
+        string="IP blocklists", config_parameter=IP_BLOCKLISTS_PARAM,
+        default=", ".join(DEFAULT_IP_BLOCKLISTS),
+        help="DNS blocklist zones the sending IPs are looked up in, separated by commas.",
+    )
+    civimail_domain_blocklists = fields.Char(
+        string="Domain blocklists", config_parameter=DOMAIN_BLOCKLISTS_PARAM,
+        default=", ".join(DEFAULT_DOMAIN_BLOCKLISTS),
+        help="DNS blocklist zones the From domains are looked up in, separated by commas.",
+    )
+    civimail_dkim_selectors = fields.Char(
+        string="DKIM selectors", config_parameter=DKIM_SELECTORS_PARAM,
+        help="The selectors your mail server or provider signs with, separated by commas.",
+    )
+
+    def action_civimail_check_deliverability(self):
+        """Save the settings, then check deliverability with them."""
+        self.execute()
+        return self.env["civimail.deliverability.check"].action_check()
+
+    def action_civimail_rotate_verp_secret(self):
+        """Sign return addresses with a new secret (e.g. after the old one leaked)."""
+        self.env["civimail.mail.account"]._rotate_verp_secret()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("VERP secret rotated"),
+                "message": self.env._(
+                    "New mailings are signed with the new secret; bounces of earlier ones "
+                    "are recognised for %s more days.",
+                    self.civimail_verp_grace_days,
+                ),
+                "type": "success",
+            },
+        }

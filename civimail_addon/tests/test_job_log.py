@@ -87,7 +87,7 @@ class TestJobLog(CivimailCase):
         self.assertFalse(victim.exists())
 
     def test_unknown_job_is_refused(self):
-        with self.assertRaisesRegex(UserError, "Known jobs: housekeeping"):
+        with self.assertRaisesRegex(UserError, r"Known jobs: .*\bhousekeeping\b"):
             self.JobLog._run_job("no_such_job")
 
     def test_cron_smart_button_lists_its_runs(self):

@@ -1,0 +1,272 @@
+import logging
+from collections import Counter, defaultdict
+
+from markupsafe import Markup
+from odoo import api, fields, models, tools
+from odoo.tools import SQL
+
+from ..engine.analyzer import BouncedRecipient, Report, analyze
+from ..engine.classify import classify, find_status
+from ..engine.mailbox import IGNORED, PROCESSED
+
+_logger = logging.getLogger(__name__)
+
+
+class CivimailBounce(models.Model):
+    """One failed delivery to one email, as a bounce message reported it."""
+
+    _name = "civimail.bounce"
+    _description = "CiviMail Bounce"
+    _order = "date desc, id desc"
+    _rec_name = "email"
+
+    date = fields.Datetime(required=True, default=fields.Datetime.now, readonly=True, index=True)
+    email = fields.Char(required=True, readonly=True, index=True, help="Normalized email.")
+    email_domain = fields.Char(compute="_compute_email_domain", store=True, string="Domain")
+    partner_ids = fields.Many2many(
+        "res.partner", string="Contacts", readonly=True,
+        help="The contacts with this email when the bounce arrived.",
+    )
+    mailing_id = fields.Many2one("mailing.mailing", readonly=True, index="btree_not_null")
+    trace_id = fields.Many2one(
+        "mailing.trace", string="Mailing trace", readonly=True, index="btree_not_null",
+        ondelete="set null",
+    )
+    type_id = fields.Many2one(
+        "civimail.bounce.type", string="Bounce type", required=True, readonly=True, index=True
+    )
+    hard = fields.Boolean(readonly=True)
+    status = fields.Char(string="DSN status", readonly=True, help="e.g. 5.1.1")
+    diagnostic = fields.Text(readonly=True)
+    account_id = fields.Many2one(
+        "civimail.mail.account", string="Mail account", readonly=True, ondelete="set null"
+    )
+    message_id = fields.Char(string="Bounce Message-ID", readonly=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, readonly=True, default=lambda self: self.env.company
+    )
+    released = fields.Boolean(
+        readonly=True, help="Counted no more: the email was released from hold since."
+    )
+
+    @api.depends("email")
+    def _compute_email_domain(self):
+        for bounce in self:
+            bounce.email_domain = (bounce.email or "").rpartition("@")[2]
+
+    # ------------------------------------------------------------------
+    # Processing a message of a bounce account
+    # ------------------------------------------------------------------
+    @api.model
+    def _process_bounce_messages(self, account, raws):
+        """Analyze and record messages of ``account`` ({uid: raw}) in bulk.
+
+        Returns {uid: (outcome, label, reason)}. Analysis is pure Python;
+        the database work of the whole batch is done in a few queries.
+        """
+        codec = account._verp_codec()
+        patterns = self.env["civimail.bounce.pattern"]._pattern_set()
+        reports = {uid: analyze(raw, patterns=patterns, verp=codec) for uid, raw in raws.items()}
+        traces = self.env["mailing.trace"].sudo().browse({
+            found.verp.trace_id
+            for report in reports.values() for found in report.bounces if found.verp
+        }).exists()
+        traces_by_id = {trace.id: trace for trace in traces}
+        results, accepted = {}, []
+        for uid, report in reports.items():
+            if report.kind == "not_bounce":
+                results[uid] = (IGNORED, self.env._("not a bounce"), report.reason)
+                continue
+            refused, entries = [], []
+            for found in report.bounces:
+                trace, why = self._verified_trace(account, codec, found, traces_by_id)
+                if why:
+                    refused.append(why)
+                    _logger.info("CiviMail bounce ignored (%s)", why)
+                else:
+                    entries.append((report, found, trace))
+            if not entries:
+                results[uid] = (IGNORED, self.env._("unidentified"),
+                                "; ".join(refused) or report.reason)
+                continue
+            accepted.append((uid, len(entries)))
+            results[uid] = entries
+        bounces = self._record_many(account, [
+            entry for uid, _count in accepted for entry in results[uid]
+        ])
+        position = 0
+        for uid, count in accepted:
+            recorded = bounces[position:position + count]
+            position += count
+            labels = ", ".join(sorted(set(recorded.type_id.mapped("code"))))
+            results[uid] = (PROCESSED, labels, reports[uid].reason)
+        return results
+
+    @api.model
+    def _verified_trace(self, account, codec, found, traces_by_id):
+        """The mailing trace a VERP token names, or (empty, why it is refused)."""
+        Trace = self.env["mailing.trace"].sudo()
+        if found.verp is None:
+            return Trace, self.env._("%s: no VERP address of this database", found.email or "?")
+        trace = traces_by_id.get(found.verp.trace_id)
+        if not trace:
+            return Trace, self.env._(
+                "VERP address names trace %s, which does not exist", found.verp.trace_id
+            )
+        if not codec.verify(found.verp, trace.email or ""):
+            return Trace, self.env._(
+                "VERP address of trace %s has a bad signature (forged or damaged)",
+                found.verp.trace_id,
+            )
+        company = (
+            trace.mass_mailing_id._civimail_company() if trace.mass_mailing_id
+            else account.company_id
+        )
+        if company != account.company_id:
+            return Trace, self.env._(
+                "VERP address of trace %(trace)s belongs to %(company)s, not to the "
+                "account's company",
+                trace=trace.id,
+                company=company.name,
+            )
+        return trace, ""
+
+    @api.model
+    def _record_smtp_refusal(self, trace, account, smtp_code, smtp_message, stage=""):
+        """Record a permanent refusal at send time (5xx on MAIL, RCPT or DATA) as a bounce."""
+        diagnostic = f"smtp; {smtp_code} {' '.join(str(smtp_message).split())}"
+        command = {"mail": "MAIL FROM", "rcpt": "RCPT TO"}.get(stage, stage)
+        context = f"in reply to {command} command"
+        kind, hard, status = classify(
+            find_status(diagnostic), diagnostic, context if stage else "",
+            self.env["civimail.bounce.pattern"]._pattern_set(),
+        )
+        found = BouncedRecipient(trace.email or "", kind, hard, status, diagnostic)
+        report = Report(kind="bounce", reason=self.env._("Refused by the SMTP server at send time"))
+        return self._record_many(account, [(report, found, trace)])
+
+    @api.model
+    def _record_many(self, account, entries):
+        """Create bounces for (report, found, trace) entries and apply their consequences.
+
+        Traces are marked bounced, the host's bounce counters move, complaints
+        go to the blocklist, Blocked bounces alert the managers, and emails that
+        reach a threshold go on hold. Returns the bounces in the entries' order.
+        """
+        if not entries:
+            return self.browse()
+        types = self.env["civimail.bounce.type"]._by_code()
+        emails = [tools.email_normalize(trace.email) or trace.email for _r, _f, trace in entries]
+        partners = self.env["res.partner"].sudo().search([("email_normalized", "in", emails)])
+        partners_by_email = defaultdict(self.env["res.partner"].sudo)
+        for partner in partners:
+            partners_by_email[partner.email_normalized] |= partner
+        values = []
+        for email, (report, found, trace) in zip(emails, entries, strict=True):
+            bounce_type = types.get(found.type)
+            if not bounce_type or not bounce_type.active:
+                bounce_type = types["unknown"]
+            values.append({
+                "email": email,
+                "partner_ids": [fields.Command.set(partners_by_email[email].ids)],
+                "mailing_id": trace.mass_mailing_id.id,
+                "trace_id": trace.id,
+                "type_id": bounce_type.id,
+                "hard": found.hard,
+                "status": found.status,
+                "diagnostic": found.diagnostic,
+                "account_id": account.id,
+                "message_id": (report.message_id or "")[:998],
+                "company_id": account.company_id.id,
+            })
+            trace.set_bounced(bounce_message=found.diagnostic or report.reason)
+        bounces = self.sudo().create(values)
+        self._count_host_bounces(partners_by_email, emails)
+        for email in set(bounces.filtered(lambda b: b.type_id.code == "complaint").mapped("email")):
+            self.env["mail.blacklist"].sudo()._add(
+                email,
+                message=Markup("<p>%s</p>") % self.env._(
+                    "Added by CiviMail: the recipient reported a mailing as spam."
+                ),
+            )
+        blocked = bounces.filtered(lambda b: b.type_id.code == "blocked")
+        if blocked:
+            account._notify_blocked(blocked[0])
+            # Is it our IP or domain? A deliverability check tells soon.
+            self.env["civimail.deliverability.check"]._trigger_check()
+        (bounces - blocked)._hold_when_due()
+        return bounces
+
+    @api.model
+    def _count_host_bounces(self, partners_by_email, emails):
+        """Move the host's bounce counter (res.partner.message_bounce) of each contact.
+
+        Same effect as the host's ``_message_receive_bounce`` once per bounce,
+        in one statement per increment instead of one write per contact.
+        """
+        increments = defaultdict(list)
+        for email, count in Counter(emails).items():
+            increments[count] += partners_by_email[email].ids
+        for count, partner_ids in increments.items():
+            if partner_ids:
+                self.env.cr.execute(
+                    SQL(
+                        "UPDATE res_partner SET message_bounce = COALESCE(message_bounce, 0) + %s"
+                        " WHERE id = ANY(%s)",
+                        count,
+                        partner_ids,
+                    )
+                )
+        self.env["res.partner"].browse(
+            [pid for ids in increments.values() for pid in ids]
+        ).invalidate_recordset(["message_bounce"])
+
+    def _hold_when_due(self):
+        """Put on hold the emails of these bounces that reached their type's threshold."""
+        due = self._hold_counts(set(self.mapped("email")))
+        if not due:
+            return
+        candidates = self.env["res.partner"].sudo().search([
+            ("email_normalized", "in", list(due)), ("email_on_hold", "=", False)
+        ])
+        holds = {}
+        for partner in candidates:
+            bounce_type, count = due[partner.email_normalized]
+            last = self.filtered(lambda b, e=partner.email_normalized: b.email == e)[-1:]
+            holds[partner] = (bounce_type, count, last.diagnostic or last.status)
+        candidates._civimail_put_on_hold(holds)
+
+    @api.model
+    def _hold_counts(self, emails):
+        """{email: (type, count)} for emails whose unreleased bounces of one type
+        reached that type's threshold (the type with most bounces if several)."""
+        if not emails:
+            return {}
+        self.flush_model()
+        self.env["civimail.bounce.type"].flush_model()
+        self.env.cr.execute(
+            """
+            SELECT bounce.email, bounce_type.id, COUNT(*)
+              FROM civimail_bounce bounce
+              JOIN civimail_bounce_type bounce_type ON bounce_type.id = bounce.type_id
+             WHERE bounce.email = ANY(%s)
+               AND NOT COALESCE(bounce.released, FALSE)
+               AND bounce_type.hold_threshold > 0
+          GROUP BY bounce.email, bounce_type.id, bounce_type.hold_threshold
+            HAVING COUNT(*) >= bounce_type.hold_threshold
+          ORDER BY COUNT(*)
+            """,
+            [list(emails)],
+        )
+        Type = self.env["civimail.bounce.type"]
+        return {email: (Type.browse(type_id), count)
+                for email, type_id, count in self.env.cr.fetchall()}
+
+    @api.model
+    def _emails_on_hold(self, emails):
+        """The emails among ``emails`` (normalized) whose bounces put them on hold.
+
+        Derived from the bounces themselves, so an email on hold is skipped
+        whether it belongs to a contact, a mailing list contact or no one.
+        """
+        return set(self._hold_counts(set(emails)))

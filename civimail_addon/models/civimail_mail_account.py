@@ -1,0 +1,629 @@
+import hashlib
+import logging
+import secrets
+import threading
+from collections import Counter
+from datetime import timedelta
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+from odoo import api, fields, models, tools
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL
+
+from ..engine.mailbox import (
+    IGNORED,
+    PROCESSED,
+    MailboxError,
+    MailboxSettings,
+    check_connection,
+    default_port,
+    open_mailbox,
+)
+from ..engine.verp import VerpCodec
+
+_logger = logging.getLogger(__name__)
+
+# The job that reads the accounts of each usage (see civimail.job.log).
+USAGE_JOBS = {"bounce": "fetch_bounces", "activity": "process_inbound"}
+
+MB = 1024 * 1024
+
+VERP_SECRET_PARAM = "civimail_addon.verp_secret"  # noqa: S105 - a parameter key
+VERP_PREVIOUS_SECRET_PARAM = "civimail_addon.verp_previous_secret"  # noqa: S105
+VERP_ROTATED_PARAM = "civimail_addon.verp_secret_rotated_on"
+VERP_GRACE_DAYS_PARAM = "civimail_addon.verp_grace_days"
+DEFAULT_VERP_GRACE_DAYS = 30
+
+
+class CivimailMailAccount(models.Model):
+    """A mailbox CiviMail reads: the bounce "return" mailbox or an autofile one.
+
+    Reading is crash-safe: a message leaves its mailbox only after its
+    processing is committed, and what was processed is remembered by
+    Message-ID (or digest), so a message read again after a crash between
+    commit and move has no second effect.
+    """
+
+    _name = "civimail.mail.account"
+    _description = "CiviMail Mail Account"
+    _order = "usage, is_default desc, sequence, id"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _check_company_auto = True
+
+    name = fields.Char(required=True)
+    active = fields.Boolean(default=True)
+    sequence = fields.Integer(default=10)
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    usage = fields.Selection(
+        [("bounce", "Bounce processing"), ("activity", "Email-to-activity")],
+        string="Used for",
+        required=True,
+        default="bounce",
+        index=True,
+    )
+    is_default = fields.Boolean(
+        string="Default bounce account",
+        copy=False,
+        help="The bounce account whose local part and domain make the VERP return "
+        "addresses of mailings. Each company has exactly one among its active bounce "
+        "accounts.",
+    )
+    protocol = fields.Selection(
+        [
+            ("imap", "IMAP"),
+            ("pop3", "POP3"),
+            ("maildir", "Maildir"),
+            ("directory", "Local directory"),
+        ],
+        required=True,
+        default="imap",
+    )
+    host = fields.Char(string="Server")
+    security = fields.Selection(
+        [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None")],
+        required=True,
+        default="ssl",
+        help="SSL/TLS and STARTTLS encrypt the connection; “None” sends the password "
+        "in clear and is only acceptable on a trusted network.",
+    )
+    port = fields.Integer(
+        compute="_compute_port", store=True, readonly=False, precompute=True,
+        help="Defaults to the standard port of the protocol and security.",
+    )
+    accept_self_signed = fields.Boolean(
+        string="Accept self-signed certificate",
+        help="Skip the verification of the server's certificate. Anyone between Odoo and "
+        "the server could then read the password and the mail: use it only for a server "
+        "you control whose certificate no authority signed.",
+    )
+    username = fields.Char()
+    password = fields.Char(groups="civimail_addon.group_civimail_manager", copy=False)
+    folder = fields.Char(
+        string="Source folder",
+        default="INBOX",
+        help="IMAP folder to read, e.g. INBOX or INBOX.CiviMail (INBOX/CiviMail works too). "
+        "Messages are moved to its “processed” and “ignored” subfolders.",
+    )
+    path = fields.Char(
+        help="Maildir or directory on the Odoo server to read; messages are moved to its "
+        "“processed” and “ignored” folders.",
+    )
+    local_part = fields.Char(
+        help="Start of the VERP return addresses, with the server's sub-addressing "
+        "separator, e.g. “return+” or “return-”.",
+    )
+    email_domain = fields.Char(help="Domain of the return addresses, e.g. example.org.")
+    return_path = fields.Char(
+        string="Return path",
+        help="Envelope sender of messages that carry no VERP address (test emails), "
+        "if different from the local part and domain, e.g. bounces@example.org.",
+    )
+    # Email-to-activity options (see civimail.inbound).
+    activity_create_contacts = fields.Boolean(
+        string="Create contacts for unknown addresses",
+        default=True,
+        help="An address no contact has gets a new individual contact, named after the "
+        "address's display name (else its local part), and the email is filed on it. "
+        "Unchecked, the address is skipped and the processed message says so.",
+    )
+    activity_company_policy = fields.Selection(
+        [
+            ("individual", "File on a new individual with that email"),
+            ("company", "File on the company"),
+        ],
+        string="Address of a company only",
+        required=True,
+        default="individual",
+        help="When only a company has the address: as CiviCRM does, create a new individual "
+        "with that email and file the email on it (skipped when contacts may not be "
+        "created), or file the email on the company itself.",
+    )
+    batch_size = fields.Integer(
+        default=100, help="Messages read and committed together."
+    )
+    max_per_run = fields.Integer(
+        string="Messages per run", default=1000, help="At most this many messages per run."
+    )
+    timeout = fields.Integer(string="Timeout (s)", default=60)
+    max_message_size = fields.Integer(
+        string="Maximum message size (MB)",
+        default=25,
+        help="Larger messages are not downloaded; they are moved to “ignored”.",
+    )
+    last_run_date = fields.Datetime(readonly=True, copy=False)
+    last_run_status = fields.Selection(
+        [("ok", "OK"), ("warning", "Warning"), ("error", "Error")],
+        readonly=True,
+        copy=False,
+    )
+    last_run_count = fields.Integer(string="Messages last run", readonly=True, copy=False)
+    last_error = fields.Text(readonly=True, copy=False)
+    processed_message_ids = fields.One2many(
+        "civimail.processed.message", "account_id", string="Processed messages"
+    )
+    processed_message_count = fields.Integer(compute="_compute_processed_message_count")
+
+    _sql_constraints = [
+        ("batch_size_positive", "CHECK(batch_size > 0)", "The batch size must be positive."),
+        ("max_per_run_positive", "CHECK(max_per_run > 0)",
+         "The number of messages per run must be positive."),
+        ("timeout_positive", "CHECK(timeout > 0)", "The timeout must be positive."),
+        ("max_message_size_positive", "CHECK(max_message_size > 0)",
+         "The maximum message size must be positive."),
+    ]
+
+    def init(self):
+        # The database guarantees what _ensure_default maintains.
+        index = "civimail_mail_account_one_default_per_company"
+        if not tools.index_exists(self.env.cr, index):
+            self.env.cr.execute(SQL(
+                "CREATE UNIQUE INDEX %s ON %s (company_id) "
+                "WHERE is_default AND active AND usage = 'bounce'",
+                SQL.identifier(index),
+                SQL.identifier(self._table),
+            ))
+
+    @api.depends("protocol", "security")
+    def _compute_port(self):
+        for account in self:
+            account.port = default_port(account.protocol, account.security)
+
+    def _compute_processed_message_count(self):
+        counts = dict(
+            self.env["civimail.processed.message"]._read_group(
+                [("account_id", "in", self.ids)], ["account_id"], ["__count"]
+            )
+        )
+        for account in self:
+            account.processed_message_count = counts.get(account, 0)
+
+    @api.constrains("protocol", "host", "path", "username")
+    def _check_location(self):
+        for account in self:
+            if account.protocol in ("imap", "pop3"):
+                if not account.host:
+                    raise ValidationError(
+                        self.env._("The mail account “%s” needs a server.", account.name)
+                    )
+            elif not account.path:
+                raise ValidationError(
+                    self.env._("The mail account “%s” needs a path.", account.name)
+                )
+
+    @api.constrains("usage", "local_part", "email_domain")
+    def _check_return_address(self):
+        for account in self.filtered(lambda a: a.usage == "bounce"):
+            if not account.local_part or not account.email_domain:
+                raise ValidationError(
+                    self.env._(
+                        "The bounce account “%s” needs a local part and an email domain: "
+                        "they make the return address of every mailing.",
+                        account.name,
+                    )
+                )
+            if "@" in account.local_part or "@" in account.email_domain:
+                raise ValidationError(
+                    self.env._(
+                        "Write the local part (e.g. “return+”) and the email domain "
+                        "(e.g. “example.org”) of “%s” without “@”.",
+                        account.name,
+                    )
+                )
+
+    # ------------------------------------------------------------------
+    # The default bounce account
+    # ------------------------------------------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        # Becoming the default takes it from the current one: done by write().
+        wants_default = [vals.pop("is_default", False) for vals in vals_list]
+        accounts = super().create(vals_list)
+        for account, wanted in zip(accounts, wants_default, strict=True):
+            if wanted and account.usage == "bounce" and account.active:
+                account.write({"is_default": True})
+        accounts._ensure_default()
+        return accounts
+
+    def write(self, vals):
+        if self.env.context.get("civimail_keeping_default"):
+            return super().write(vals)
+        if vals.get("is_default"):
+            # Clear the other defaults first, in their own statement: the unique
+            # index checks each row as it is updated.
+            for account in self:
+                account._bounce_siblings().filtered("is_default")._write_default(False)
+            self.flush_model(["is_default"])
+        result = super().write(vals)
+        if {"is_default", "active", "usage", "company_id"} & set(vals):
+            self._ensure_default()
+        return result
+
+    def _write_default(self, is_default):
+        self.with_context(civimail_keeping_default=True).write({"is_default": is_default})
+
+    def _bounce_siblings(self):
+        self.ensure_one()
+        return self.search(
+            [
+                ("usage", "=", "bounce"),
+                ("company_id", "=", self.company_id.id),
+                ("id", "!=", self.id),
+            ]
+        )
+
+    def _ensure_default(self):
+        """Keep exactly one default among each company's active bounce accounts."""
+        # Archived accounts or other usages are never the default.
+        self.filtered(
+            lambda a: a.is_default and (not a.active or a.usage != "bounce")
+        )._write_default(False)
+        for company in self.company_id:
+            bounce_accounts = self.search(
+                [("usage", "=", "bounce"), ("company_id", "=", company.id)]
+            )
+            defaults = bounce_accounts.filtered("is_default")
+            if len(defaults) > 1:
+                # Several created at once asking to be the default: the last wins.
+                (defaults - defaults[-1])._write_default(False)
+            elif not defaults and bounce_accounts:
+                bounce_accounts[0]._write_default(True)
+
+    @api.model
+    def _default_bounce_account(self, company=None):
+        company = company or self.env.company
+        return self.sudo().search(
+            [("usage", "=", "bounce"), ("is_default", "=", True),
+             ("company_id", "=", company.id)],
+            limit=1,
+        )
+
+    # ------------------------------------------------------------------
+    # Reading the mailbox
+    # ------------------------------------------------------------------
+    def _mailbox_settings(self):
+        self.ensure_one()
+        account = self.sudo()
+        return MailboxSettings(
+            protocol=account.protocol,
+            host=(account.host or "").strip(),
+            port=account.port,
+            username=account.username or "",
+            password=account.password or "",
+            security=account.security,
+            verify_certificate=not account.accept_self_signed,
+            folder=(account.folder or "INBOX").strip(),
+            path=(account.path or "").strip(),
+            timeout=float(account.timeout),
+            max_message_size=account.max_message_size * MB,
+            batch_size=account.batch_size,
+        )
+
+    def action_test_connection(self):
+        self.ensure_one()
+        try:
+            report = check_connection(self._mailbox_settings())
+        except MailboxError as error:
+            return self._notification(
+                self.env._("Connection to “%s” failed", self.name), str(error), "danger"
+            )
+        steps = "\n".join(f"✓ {step}" for step in report.steps)
+        return self._notification(
+            self.env._("Connection to “%s” works", self.name),
+            self.env._(
+                "%(steps)s\n%(count)s messages in %(folder)s.",
+                steps=steps,
+                count=report.message_count,
+                folder=report.folder,
+            ),
+            "success",
+        )
+
+    def action_fetch_now(self):
+        self.ensure_one()
+        log = self.env["civimail.job.log"]._run_job(
+            USAGE_JOBS[self.usage], records=self, origin="button"
+        )
+        kind = {"ok": "success", "warning": "warning"}.get(log.status, "danger")
+        return self._notification(log.display_name, log.message or "", kind)
+
+    def action_open_processed_messages(self):
+        self.ensure_one()
+        action = self.env["ir.actions.actions"]._for_xml_id(
+            "civimail_addon.civimail_processed_message_action"
+        )
+        action["domain"] = [("account_id", "=", self.id)]
+        action["context"] = {"default_account_id": self.id}
+        return action
+
+    def _notification(self, title, message, kind):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": title,
+                "message": message,
+                "type": kind,
+                "sticky": kind != "success",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    @api.model
+    def _job_fetch(self, usage, accounts=None):
+        """Job runner: read every active account of ``usage`` (or ``accounts``)."""
+        if accounts is None:
+            accounts = self.sudo().search([("usage", "=", usage)])
+        processed = failed = 0
+        lines = []
+        for account in accounts.sudo():
+            counts, error = account._fetch()
+            processed += counts["processed"]
+            failed += counts["failed"] + (1 if error else 0)
+            lines.append(account._run_summary(counts, error))
+        if not accounts:
+            lines.append(self.env._("No active account is used for this job."))
+        return {"processed": processed, "failed": failed, "message": "\n".join(lines)}
+
+    def _fetch(self):
+        """Read, process and mark this account's messages; return (counts, error)."""
+        self.ensure_one()
+        counts = {"processed": 0, "ignored": 0, "failed": 0, "labels": Counter()}
+        error = False
+        try:
+            with open_mailbox(self._mailbox_settings()) as mailbox:
+                for batch in mailbox.batches(limit=self.max_per_run):
+                    outcomes = self._process_batch(batch)
+                    # Only what is committed may leave the mailbox.
+                    self._commit_batch()
+                    for outcome in (PROCESSED, IGNORED):
+                        uids = [uid for uid, result in outcomes.items() if result[0] == outcome]
+                        if uids:
+                            mailbox.mark(uids, outcome)
+                    for outcome, label, failed in outcomes.values():
+                        counts["processed" if outcome == PROCESSED else "ignored"] += 1
+                        counts["failed"] += failed
+                        counts["labels"][label] += 1
+        except MailboxError as mailbox_error:
+            error = str(mailbox_error)
+            _logger.warning("CiviMail account %s (id %s): %s", self.name, self.id, error)
+        self.write({
+            "last_run_date": fields.Datetime.now(),
+            "last_run_status": "error" if error else ("warning" if counts["failed"] else "ok"),
+            "last_run_count": counts["processed"] + counts["ignored"],
+            "last_error": error,
+        })
+        self._commit_batch()
+        return counts, error
+
+    def _process_batch(self, batch):
+        """Process new messages, remember them; return {uid: (outcome, label, failed)}.
+
+        A message already remembered was processed by a run that stopped before
+        moving it: it is only moved now.
+        """
+        headers = {message.uid: self._headers(message.raw) for message in batch}
+        keys = {message.uid: self._message_key(message, headers[message.uid])
+                for message in batch}
+        known = {
+            record.message_key: record.outcome
+            for record in self.env["civimail.processed.message"].search(
+                [("account_id", "=", self.id), ("message_key", "in", list(keys.values()))]
+            )
+        }
+        fresh = {}  # key -> first message with it in this batch
+        for message in batch:
+            if keys[message.uid] not in known:
+                fresh.setdefault(keys[message.uid], message)
+        results = self._process_fresh(list(fresh.values()))
+        self.env["civimail.processed.message"].create([
+            {
+                "account_id": self.id,
+                "message_key": key,
+                "message_id": self._header(headers[message.uid], "Message-ID"),
+                "subject": self._header(headers[message.uid], "Subject"),
+                "outcome": results[message.uid][0],
+                "label": results[message.uid][1],
+                "reason": results[message.uid][2],
+            }
+            for key, message in fresh.items()
+        ])
+        outcomes = {}
+        for message in batch:
+            key = keys[message.uid]
+            first = fresh.get(key)
+            if first is message:
+                outcome, label, _reason, failed = results[message.uid]
+                outcomes[message.uid] = (outcome, label, failed)
+            else:  # processed by an earlier run, or earlier in this batch
+                outcome = known[key] if key in known else results[first.uid][0]
+                outcomes[message.uid] = (outcome, self.env._("already processed"), False)
+        return outcomes
+
+    def _process_fresh(self, messages):
+        """{uid: (outcome, label, reason, failed)}: the whole batch at once when it can.
+
+        When some message breaks the bulk processing, the batch is processed
+        again one message at a time, so one bad message never stops the others.
+        """
+        results = {
+            message.uid: (IGNORED, self.env._("too large"), message.skip_reason, True)
+            for message in messages if message.raw is None
+        }
+        todo = [message for message in messages if message.raw is not None]
+        try:
+            with self.env.cr.savepoint():
+                handled = self._process_messages({message.uid: message.raw for message in todo})
+        except Exception:  # noqa: BLE001 - retried one by one below, which reports it
+            for message in todo:
+                results[message.uid] = self._process_one(message)
+        else:
+            results.update({uid: (*result, False) for uid, result in handled.items()})
+        return results
+
+    def _process_one(self, message):
+        """(outcome, label, reason, failed) of one message, set aside if it fails."""
+        try:
+            with self.env.cr.savepoint():
+                return (*self._process_messages({message.uid: message.raw})[message.uid], False)
+        except Exception as error:  # a bad message is set aside, not fatal
+            _logger.exception(
+                "CiviMail account %s (id %s): message %s could not be processed",
+                self.name, self.id, message.uid,
+            )
+            return IGNORED, self.env._("error"), self.env._(
+                "Could not be processed (%(error_type)s): %(error)s",
+                error_type=type(error).__name__,
+                error=error,
+            ), True
+
+    def _process_messages(self, raws):
+        """Process raw messages ({uid: raw}) for this account's usage.
+
+        Returns {uid: (outcome, label, reason)}: outcome PROCESSED or IGNORED, a
+        short label counted in the job log (e.g. the bounce type), a reason shown
+        on the processed message. Each usage's model implements its handler.
+        """
+        self.ensure_one()
+        if self.usage == "bounce":
+            return self.env["civimail.bounce"]._process_bounce_messages(self, raws)
+        Inbound = self.env["civimail.inbound"]
+        return {uid: Inbound._file_message(self, raw) for uid, raw in raws.items()}
+
+    def _commit_batch(self):
+        """Commit what is processed so far; tests cannot commit and rely on savepoints."""
+        if not getattr(threading.current_thread(), "testing", False):
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    @api.model
+    def _headers(self, raw):
+        """The parsed header block of ``raw`` (None when there is none to parse)."""
+        if not raw:
+            return None
+        try:
+            return BytesHeaderParser(policy=compat32).parsebytes(raw)
+        except Exception:  # noqa: BLE001 - broken headers are as good as none
+            return None
+
+    @api.model
+    def _header(self, headers, name):
+        try:
+            value = headers.get(name) if headers is not None else ""
+        except Exception:  # noqa: BLE001 - one broken header is as good as none
+            value = ""
+        return " ".join(str(value or "").split())[:998]
+
+    @api.model
+    def _message_key(self, message, headers):
+        """What identifies a message across runs: its Message-ID, else a digest."""
+        if message.raw is None:
+            return f"oversize:{message.uid}:{message.size}"
+        message_id = self._header(headers, "Message-ID")
+        if message_id:
+            return message_id[:900]
+        return "sha256:" + hashlib.sha256(message.raw).hexdigest()
+
+    def _run_summary(self, counts, error):
+        labels = ", ".join(f"{label} {count}" for label, count in counts["labels"].most_common())
+        summary = self.env._(
+            "%(account)s: %(processed)s processed, %(ignored)s ignored",
+            account=self.name,
+            processed=counts["processed"],
+            ignored=counts["ignored"],
+        )
+        if labels:
+            summary += f" ({labels})"
+        if error:
+            summary += ". " + error
+        return summary
+
+    # ------------------------------------------------------------------
+    # VERP return addresses
+    # ------------------------------------------------------------------
+    @api.model
+    def _init_verp_secret(self):
+        """Give the database its VERP secret (at install, or when it went missing)."""
+        parameters = self.env["ir.config_parameter"].sudo()
+        if not parameters.get_param(VERP_SECRET_PARAM):
+            parameters.set_param(VERP_SECRET_PARAM, secrets.token_hex(32))
+
+    @api.model
+    def _rotate_verp_secret(self):
+        """Sign with a new secret; the previous one is accepted for the grace period."""
+        parameters = self.env["ir.config_parameter"].sudo()
+        self._init_verp_secret()
+        parameters.set_param(VERP_PREVIOUS_SECRET_PARAM, parameters.get_param(VERP_SECRET_PARAM))
+        parameters.set_param(VERP_SECRET_PARAM, secrets.token_hex(32))
+        parameters.set_param(VERP_ROTATED_PARAM, fields.Datetime.to_string(fields.Datetime.now()))
+
+    @api.model
+    def _verp_secrets(self):
+        """The signing secret first, then the previous one during its grace period."""
+        parameters = self.env["ir.config_parameter"].sudo()
+        self._init_verp_secret()
+        accepted = [parameters.get_param(VERP_SECRET_PARAM)]
+        previous = parameters.get_param(VERP_PREVIOUS_SECRET_PARAM)
+        rotated_on = fields.Datetime.to_datetime(parameters.get_param(VERP_ROTATED_PARAM))
+        grace_days = int(parameters.get_param(VERP_GRACE_DAYS_PARAM, DEFAULT_VERP_GRACE_DAYS))
+        if previous and rotated_on and fields.Datetime.now() < rotated_on + timedelta(
+            days=grace_days
+        ):
+            accepted.append(previous)
+        return accepted
+
+    def _verp_codec(self):
+        self.ensure_one()
+        return VerpCodec(self.local_part, self.email_domain, self._verp_secrets())
+
+    def _notify_blocked(self, bounce):
+        """Tell CiviMail Managers once a day that receiving servers refuse our mail."""
+        self.ensure_one()
+        activity_type = self.env.ref("mail.mail_activity_data_todo")
+        today = fields.Date.context_today(self)
+        if self.activity_ids.filtered(
+            lambda a: a.activity_type_id == activity_type
+            and a.summary == self._blocked_summary()
+            and fields.Date.to_date(a.create_date) == today
+        ):
+            return
+        managers = self.env.ref("civimail_addon.group_civimail_manager").users.filtered(
+            lambda user: not user.share and user.active and not user._is_superuser()
+        )
+        for manager in managers:
+            self.activity_schedule(
+                activity_type_id=activity_type.id,
+                summary=self._blocked_summary(),
+                note=self.env._(
+                    "A receiving server refused mail because of the sender (%(email)s: "
+                    "%(diagnostic)s). Check the deliverability of the sending servers and "
+                    "domains (SPF, DKIM, DMARC, reverse DNS, blocklists).",
+                    email=bounce.email,
+                    diagnostic=bounce.diagnostic or bounce.status or "-",
+                ),
+                user_id=manager.id,
+            )
+
+    def _blocked_summary(self):
+        return self.env._("Mail blocked by a receiving server")
