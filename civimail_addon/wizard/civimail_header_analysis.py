@@ -1,0 +1,90 @@
+from datetime import timezone
+
+from odoo import fields, models
+
+from ..engine.deliverability import analyze_headers
+from ..models import deliverability_messages
+
+
+class CivimailHeaderAnalysis(models.TransientModel):
+    """Paste a received message: its route (Received chain) and its SPF/DKIM/DMARC verdicts."""
+
+    _name = "civimail.header.analysis"
+    _description = "CiviMail: Analyze Headers"
+
+    raw = fields.Text(
+        string="Message source or headers", required=True,
+        help="Paste the source of a received message (\"Show original\" in Gmail, \"View "
+        "source\" elsewhere), or just its headers.",
+    )
+    hop_ids = fields.One2many("civimail.header.analysis.hop", "analysis_id", string="Route",
+                              readonly=True)
+    verdict_ids = fields.One2many("civimail.header.analysis.verdict", "analysis_id",
+                                  string="Verdicts", readonly=True)
+    analyzed = fields.Boolean(readonly=True)
+    summary = fields.Text(readonly=True)
+
+    def action_analyze(self):
+        self.ensure_one()
+        self.env["civimail.deliverability.check"]._check_manager()
+        report = analyze_headers(self.raw or "")
+        hops = [fields.Command.create({
+            "sequence": index,
+            "from_host": hop.from_host or False,
+            "from_rdns": hop.from_rdns or False,
+            "ip": hop.ip or False,
+            "by_host": hop.by_host or False,
+            "protocol": hop.protocol or False,
+            "date": _utc_naive(hop.timestamp) if hop.timestamp else False,
+            "delay": hop.delay or 0.0,
+            "has_delay": hop.delay is not None,
+            "raw": hop.raw,
+        }) for index, hop in enumerate(report.hops, start=1)]
+        verdicts = [fields.Command.create({
+            "sequence": index,
+            "method": verdict.method,
+            "result": verdict.result,
+            "source": verdict.source,
+            "reporter": verdict.reporter or False,
+            "details": ", ".join(f"{key}={value}" for key, value in verdict.details.items())
+            or False,
+            "meaning": deliverability_messages.meaning(self.env, verdict.method, verdict.result)
+            or verdict.meaning,
+        }) for index, verdict in enumerate(report.verdicts, start=1)]
+        self.write({
+            "hop_ids": [fields.Command.clear(), *hops],
+            "verdict_ids": [fields.Command.clear(), *verdicts],
+            "analyzed": True,
+            "summary": self._summary(report),
+        })
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "new",
+            "name": self.env._("Analyze Headers"),
+        }
+
+    def _summary(self, report):
+        if not report.hops and not report.verdicts:
+            return self.env._(
+                "No Received, Authentication-Results or Received-SPF header was found: paste "
+                "the headers of a message as the recipient's mail program shows them."
+            )
+        lines = [self.env._("%s servers handled the message.", len(report.hops))]
+        for method in ("spf", "dkim", "dmarc"):
+            verdict = report.verdict(method)
+            if verdict is None:
+                lines.append(self.env._(
+                    "%s: the receiver wrote no verdict.", method.upper()))
+            else:
+                lines.append(self.env._(
+                    "%(method)s: %(result)s (%(reporter)s).", method=method.upper(),
+                    result=verdict.result, reporter=verdict.reporter or verdict.source))
+        return "\n".join(lines)
+
+
+def _utc_naive(stamp):
+    """An aware datetime as Odoo stores it: naive UTC."""
+    return stamp.astimezone(timezone.utc).replace(tzinfo=None)
