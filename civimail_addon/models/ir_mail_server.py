@@ -1,0 +1,132 @@
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, ValidationError
+
+from ..engine.deliverability import dnsquery
+from ..engine.sending import window_end, window_start
+
+
+class IrMailServer(models.Model):
+    """Send limits and a maximum message size for CiviMail mailings.
+
+    The counter lives on the server's row: every worker reserves its batch
+    with the row locked, so the limit holds however many workers send.
+    """
+
+    _inherit = "ir.mail_server"
+
+    civimail_limit_period = fields.Selection(
+        [("none", "No limit"), ("hour", "Per hour"), ("day", "Per day"), ("week", "Per week")],
+        string="Send limit", default="none", required=True,
+        help="CiviMail mailings send at most this many messages per period through this "
+        "server; a mailing reaching it pauses and continues in the next period.",
+    )
+    civimail_limit = fields.Integer(string="Messages per period", default=0)
+    civimail_window_start = fields.Datetime(string="Current period start", readonly=True,
+                                            copy=False)
+    civimail_window_used = fields.Integer(string="Sent in current period", readonly=True,
+                                          copy=False)
+    civimail_usage = fields.Char(string="Current usage", compute="_compute_civimail_usage")
+    civimail_max_size_kb = fields.Integer(
+        string="Maximum message size (kB)", default=0,
+        help="A CiviMail mailing whose message is larger refuses to start. 0: no maximum.",
+    )
+
+    civimail_sending_ip = fields.Char(
+        string="Sending IP",
+        help="The public IP address mail sent through this server leaves from, for the "
+        "deliverability checks (SPF, reverse DNS, blocklists). Empty: the addresses of the "
+        "SMTP host, unless they are local or private.",
+    )
+
+    _sql_constraints = [
+        ("civimail_limit_positive", "CHECK(civimail_limit >= 0)",
+         "The send limit cannot be negative."),
+        ("civimail_max_size_positive", "CHECK(civimail_max_size_kb >= 0)",
+         "The maximum message size cannot be negative."),
+    ]
+
+    @api.constrains("civimail_sending_ip")
+    def _check_civimail_sending_ip(self):
+        for server in self:
+            if server.civimail_sending_ip and dnsquery.parse_ip(server.civimail_sending_ip) is None:
+                raise ValidationError(self.env._(
+                    "“%s” is not an IP address: enter the public IPv4 or IPv6 address the "
+                    "server sends from.", server.civimail_sending_ip,
+                ))
+
+    def action_civimail_check_deliverability(self):
+        """Check the sending IPs of these servers and the mailings' domains now."""
+        return self.env["civimail.deliverability.check"].action_check(self)
+
+    def action_civimail_send_test_email(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "civimail_addon.civimail_test_email_action")
+        action["context"] = {"default_mail_server_id": self.id}
+        return action
+
+    @api.depends("civimail_limit_period", "civimail_limit", "civimail_window_start",
+                 "civimail_window_used")
+    def _compute_civimail_usage(self):
+        now = fields.Datetime.now()
+        for server in self:
+            if server.civimail_limit_period == "none":
+                server.civimail_usage = False
+                continue
+            used = server._civimail_used(now)
+            server.civimail_usage = self.env._(
+                "%(used)s of %(limit)s, until %(end)s (UTC)",
+                used=used, limit=server.civimail_limit,
+                end=fields.Datetime.to_string(window_end(server.civimail_limit_period, now)),
+            )
+
+    def _civimail_used(self, now):
+        self.ensure_one()
+        start = window_start(self.civimail_limit_period, now)
+        return self.civimail_window_used if self.civimail_window_start == start else 0
+
+    def action_civimail_reset_limit(self):
+        # CiviMail Managers reset limits without being Settings administrators.
+        if not self.env.user.has_group("civimail_addon.group_civimail_manager"):
+            raise AccessError(self.env._("Only CiviMail Managers can reset a send limit."))
+        self.sudo().write({"civimail_window_used": 0, "civimail_window_start": False})
+        return True
+
+    def _civimail_reserve(self, cr, count, now):
+        """Reserve up to ``count`` sends on this server: (granted, window end or None).
+
+        Runs on ``cr`` (the worker's journal cursor, committed by the caller)
+        with the server's row locked, so concurrent workers never exceed it.
+        """
+        self.ensure_one()
+        cr.execute(
+            "SELECT civimail_limit_period, civimail_limit, civimail_window_start, "
+            "civimail_window_used FROM ir_mail_server WHERE id = %s FOR UPDATE",
+            [self.id],
+        )
+        period, limit, start, used = cr.fetchone()
+        if not period or period == "none":
+            return count, None
+        current = window_start(period, now)
+        used = used if start == current else 0
+        granted = max(0, min(count, (limit or 0) - used))
+        cr.execute(
+            "UPDATE ir_mail_server SET civimail_window_start = %s, civimail_window_used = %s "
+            "WHERE id = %s",
+            [current, used + granted, self.id],
+        )
+        self.invalidate_recordset(["civimail_window_start", "civimail_window_used"])
+        return granted, window_end(period, now)
+
+    def _civimail_release(self, cr, count, now):
+        """Give back ``count`` unused reservations of the current period."""
+        self.ensure_one()
+        if count <= 0 or self.civimail_limit_period == "none":
+            return
+        cr.execute(
+            "UPDATE ir_mail_server "
+            "SET civimail_window_used = GREATEST(civimail_window_used - %s, 0) "
+            "WHERE id = %s AND civimail_window_start = %s",
+            [count, self.id, window_start(self.civimail_limit_period, now)],
+        )
+        self.invalidate_recordset(["civimail_window_used"])

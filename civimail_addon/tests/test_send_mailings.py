@@ -1,0 +1,307 @@
+import tempfile
+from contextlib import contextmanager
+from unittest.mock import patch
+
+from odoo.exceptions import UserError
+from odoo.modules import module as odoo_module
+from odoo.tests import HttpCase, tagged
+
+from ..models.mailing_mailing import _Worker
+from .common import CivimailCase, test_servers
+
+
+@contextmanager
+def really_sending():
+    """Odoo never opens SMTP sessions in tests; lift that guard around a real send."""
+    with patch.object(odoo_module, "current_test", None):
+        yield
+
+
+class SendCaseMixin:
+    """A mailing to contacts, the suite's real SMTP sink as outgoing server."""
+
+    @classmethod
+    def setup_sending(cls):
+        cls.sink = test_servers().smtp
+        cls.server = cls.env["ir.mail_server"].create({
+            "name": "Sink", "smtp_host": cls.sink.host, "smtp_port": cls.sink.port,
+            "smtp_encryption": "none", "sequence": 1,
+        })
+        cls.account = cls.env["civimail.mail.account"].create({
+            "name": "Returns", "usage": "bounce", "protocol": "directory",
+            "path": tempfile.gettempdir(),
+            "local_part": "return+", "email_domain": "bounces.example.org", "is_default": True,
+        })
+        params = cls.env["ir.config_parameter"].sudo()
+        params.set_param("civimail_addon.delivery_mode", "send")
+        params.set_param("civimail_addon.send_retry_delay", "0")
+        params.set_param("civimail_addon.send_max_attempts", "2")
+        cls.partners = cls.env["res.partner"].create([
+            {"name": f"Reader {n}", "email": f"reader{n}@example.com"} for n in range(4)
+        ])
+
+    def setUp(self):
+        super().setUp()
+        self.sink.clear_rules()
+        self.sink.clear()
+
+    def make_mailing(self, partners=None, **values):
+        partners = self.partners if partners is None else partners
+        return self.env["mailing.mailing"].create({
+            "subject": "News for {{ object.name }}",
+            "body_html": '<p>Dear <t t-out="object.name"/>, <a href="https://example.com/read">'
+                         'read</a> or <a href="/unsubscribe_from_list">unsubscribe</a>.</p>',
+            "email_from": "News <news@example.org>",
+            "mailing_model_id": self.env["ir.model"]._get_id("res.partner"),
+            "mailing_domain": repr([("id", "in", partners.ids)]),
+            **values,
+        })
+
+    def run_job(self, mailing=None):
+        with really_sending():
+            return self.env["civimail.job.log"]._run_job(
+                "send_mailings", records=mailing, origin="button")
+
+    def traces(self, mailing):
+        return self.env["mailing.trace"].search([("mass_mailing_id", "=", mailing.id)])
+
+
+@tagged("post_install", "-at_install")
+class TestSendMailings(SendCaseMixin, CivimailCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_sending()
+
+    def test_each_recipient_gets_its_verp_envelope_headers_and_content(self):
+        mailing = self.make_mailing()
+        mailing.action_put_in_queue()
+        log = self.run_job()
+        self.assertEqual(log.status, "ok", log.message)
+        received = self.sink.wait_for(4)
+        self.assertEqual(len(received), 4)
+        codec = self.account._verp_codec()
+        traces = {trace.email: trace for trace in self.traces(mailing)}
+        self.assertEqual(set(self.traces(mailing).mapped("trace_status")), {"sent"})
+        for item in received:
+            message = item.message
+            (rcpt,) = item.rcpt_tos
+            trace = traces[rcpt]
+            self.assertEqual(item.mail_from, codec.build(trace.id, rcpt))
+            self.assertEqual(message["X-CiviMail-Trace"], str(trace.id))
+            self.assertEqual(message["X-CiviMail-Mailing"], str(mailing.id))
+            self.assertIn(f"/mailing/{mailing.id}/unsubscribe_oneclick?",
+                          message["List-Unsubscribe"])
+            self.assertIn(f"<mailto:{item.mail_from}?subject=unsubscribe>",
+                          message["List-Unsubscribe"])
+            self.assertEqual(message["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click")
+            partner = self.partners.filtered(lambda p, rcpt=rcpt: p.email == rcpt)
+            self.assertEqual(message["Subject"], f"News for {partner.name}")
+            html = message.get_body(("html",)).get_content()
+            self.assertIn(f"Dear {partner.name}", html)
+            # The host's link tracking, unsubscribe link and open pixel, with real ids.
+            self.assertRegex(html, rf"/r/\w+/m/{trace.id}\"")
+            self.assertIn(f"/mailing/{mailing.id}/confirm_unsubscribe?", html)
+            self.assertIn(f"/mail/track/{trace.mail_mail_id_int}/", html)
+        self.assertEqual(mailing.state, "done")
+        self.assertEqual((mailing.civimail_sent, mailing.civimail_total), (4, 4))
+
+    def test_the_host_queue_leaves_email_mailings_to_civimail(self):
+        mailing = self.make_mailing()
+        mailing.action_put_in_queue()
+        self.env["mailing.mailing"]._process_mass_mailing_queue()
+        self.assertEqual(mailing.state, "in_queue")
+        self.assertFalse(self.env["mail.mail"].search([("mailing_id", "=", mailing.id)]))
+        self.assertFalse(self.traces(mailing))
+
+    def test_excluded_recipients_are_skipped_and_counted(self):
+        blocked, held, invalid, twin = self.env["res.partner"].create([
+            {"name": "Blocked", "email": "blocked@example.com"},
+            {"name": "Held", "email": "held@example.com"},
+            {"name": "Invalid", "email": "not-an-email"},
+            {"name": "Twin", "email": self.partners[0].email},
+        ])
+        self.env["mail.blacklist"]._add("blocked@example.com")
+        self.env["civimail.bounce"].create({
+            "email": "held@example.com",
+            "type_id": self.env["civimail.bounce.type"]._by_code()["invalid"].id,
+            "hard": True,
+        })
+        mailing = self.make_mailing(self.partners[:1] | blocked | held | invalid | twin)
+        mailing.action_put_in_queue()
+        self.run_job()
+        self.assertEqual([m.rcpt_tos for m in self.sink.wait_for(1)],
+                         [[self.partners[0].email]])
+        by_partner = {t.res_id: (t.trace_status, t.failure_type) for t in self.traces(mailing)}
+        self.assertEqual(by_partner[blocked.id], ("cancel", "mail_bl"))
+        self.assertEqual(by_partner[held.id], ("cancel", "civimail_hold"))
+        self.assertEqual(by_partner[invalid.id], ("cancel", "mail_email_invalid"))
+        dup = [by_partner[self.partners[0].id], by_partner[twin.id]]
+        self.assertIn(("cancel", "mail_dup"), dup)
+        self.assertIn(("sent", False), dup)
+        self.assertEqual((mailing.civimail_skipped, mailing.civimail_sent), (4, 1))
+
+    def test_disabled_mode_refuses_to_start(self):
+        self.env["ir.config_parameter"].set_param("civimail_addon.delivery_mode", "disabled")
+        mailing = self.make_mailing()
+        with self.assertRaisesRegex(UserError, "Delivery mode"):
+            mailing.action_put_in_queue()
+        self.assertEqual(mailing.state, "draft")
+
+    def test_missing_bounce_account_names_the_setting(self):
+        self.account.active = False
+        with self.assertRaisesRegex(UserError, "bounce account"):
+            self.make_mailing().action_put_in_queue()
+
+    def test_redirect_to_database_stores_complete_messages(self):
+        self.env["ir.config_parameter"].set_param("civimail_addon.delivery_mode", "spool")
+        mailing = self.make_mailing()
+        mailing.action_put_in_queue()
+        self.run_job()
+        self.assertEqual(self.sink.count(), 0)
+        spooled = self.env["civimail.spool"].search([("mailing_id", "=", mailing.id)])
+        self.assertEqual(len(spooled), 4)
+        self.assertIn("X-CiviMail-Trace: ", spooled[0].raw_text)
+        self.assertTrue(spooled[0].mail_from.startswith("return+b."))
+        self.assertEqual(mailing.civimail_sent, 4)
+
+    def test_test_mode_sends_everything_to_the_test_address(self):
+        params = self.env["ir.config_parameter"]
+        params.set_param("civimail_addon.delivery_mode", "test")
+        params.set_param("civimail_addon.test_address", "tester@example.net")
+        mailing = self.make_mailing()
+        mailing.action_put_in_queue()
+        self.run_job()
+        received = self.sink.wait_for(4)
+        self.assertEqual({tuple(m.rcpt_tos) for m in received}, {("tester@example.net",)})
+        self.assertEqual(sorted(m.message["X-CiviMail-Original-To"] for m in received),
+                         sorted(self.partners.mapped("email")))
+
+    def test_send_limit_pauses_the_mailing_until_the_next_period_and_resets(self):
+        self.server.write({"civimail_limit_period": "hour", "civimail_limit": 3})
+        mailing = self.make_mailing()
+        mailing.action_put_in_queue()
+        self.run_job()
+        self.assertEqual(len(self.sink.wait_for(3)), 3)
+        waiting = self.traces(mailing).filtered(lambda t: t.trace_status == "outgoing")
+        self.assertEqual(len(waiting), 1)
+        self.assertTrue(waiting.civimail_next_try)
+        self.assertEqual(mailing.state, "sending")
+        self.assertIn("send limit", mailing.civimail_message)
+        self.assertIn("3 of 3", self.server.civimail_usage)
+        self.server.with_user(self.user_manager).action_civimail_reset_limit()
+        self.assertIn("0 of 3", self.server.civimail_usage)
+
+    def test_oversized_mailing_refuses_to_start_saying_by_how_much(self):
+        self.server.civimail_max_size_kb = 1
+        mailing = self.make_mailing()
+        mailing.action_put_in_queue()
+        log = self.run_job()
+        self.assertEqual(mailing.state, "draft")
+        self.assertRegex(mailing.civimail_message, r"\d+ kB more than the 1 kB")
+        self.assertIn("kB more", log.message)
+        self.assertEqual(self.sink.count(), 0)
+
+    def test_temporary_failures_are_retried_then_marked_failed(self):
+        self.sink.reject(self.partners[1].email, 451, "4.3.0 Try again later")
+        self.sink.drop_connection_on(self.partners[2].email)
+        mailing = self.make_mailing()
+        mailing.action_put_in_queue()
+        log = self.run_job()
+        self.assertEqual(sorted(m.rcpt_tos[0] for m in self.sink.messages()),
+                         sorted((self.partners[0] | self.partners[3]).mapped("email")))
+        failed = self.traces(mailing).filtered(lambda t: t.trace_status == "error")
+        self.assertEqual(sorted(failed.mapped("res_id")), self.partners[1:3].ids)
+        self.assertEqual(set(failed.mapped("civimail_attempts")), {2})
+        reasons = dict(zip(failed.mapped("res_id"), failed.mapped("failure_reason"), strict=True))
+        self.assertIn("451 4.3.0 Try again later (RCPT)", reasons[self.partners[1].id])
+        self.assertIn("after 2 attempts", reasons[self.partners[2].id])
+        self.assertEqual(log.status, "warning")
+        self.assertEqual(mailing.state, "done")
+
+    def test_permanent_refusal_at_send_time_is_a_bounce(self):
+        self.sink.reject(self.partners[0].email, 550, "5.1.1 <x>: Recipient address rejected: "
+                         "User unknown in virtual mailbox table")
+        self.sink.reject(self.partners[1].email, 554, "5.7.1 Message rejected as spam",
+                         stage="data")
+        mailing = self.make_mailing()
+        mailing.action_put_in_queue()
+        self.run_job()
+        traces = {t.res_id: t for t in self.traces(mailing)}
+        self.assertEqual(traces[self.partners[0].id].trace_status, "bounce")
+        bounces = self.env["civimail.bounce"].search([("mailing_id", "=", mailing.id)])
+        by_email = {b.email: b for b in bounces}
+        self.assertEqual(by_email[self.partners[0].email].type_id.code, "invalid")
+        self.assertTrue(by_email[self.partners[0].email].hard)
+        self.assertEqual(by_email[self.partners[1].email].type_id.code, "spam")
+        self.assertTrue(self.partners[0].email_on_hold)
+        self.assertEqual(mailing.civimail_bounced, 2)
+
+    def test_two_workers_never_claim_the_same_recipient(self):
+        self.env["ir.config_parameter"].set_param("civimail_addon.send_batch_size", "1")
+        mailing = self.make_mailing()
+        mailing.action_put_in_queue()
+        Mailing = self.env["mailing.mailing"].sudo()
+        first, second = _Worker(Mailing, "send"), _Worker(Mailing, "send")
+        try:
+            first.start_due(None)
+            claimed = []
+            for worker in (first, second, first, second, first):
+                claimed.append(worker.claim_batch(mailing).ids)
+            self.assertEqual([len(ids) for ids in claimed], [1, 1, 1, 1, 0])
+            self.assertEqual(len({i for ids in claimed for i in ids}), 4)
+            # A worker that died leaves its claims; the next run puts them back.
+            second.close()
+            third = _Worker(Mailing, "send")
+            third.recover()
+            mine = self.traces(mailing).filtered(lambda t: t.civimail_claim == first.claim)
+            self.assertEqual(len(mine), 2)
+            self.assertEqual(len(self.traces(mailing).filtered(
+                lambda t: t.trace_status == "outgoing")), 2)
+            third.close()
+        finally:
+            first.close()
+
+    def test_pause_resume_and_cancel(self):
+        mailing = self.make_mailing()
+        mailing.action_put_in_queue()
+        mailing.action_civimail_pause()
+        self.run_job()
+        self.assertEqual(self.sink.count(), 0)
+        self.assertEqual(mailing.civimail_total, 4)
+        mailing.action_civimail_resume()
+        self.run_job()
+        self.assertEqual(len(self.sink.wait_for(4)), 4)
+        self.assertEqual(mailing.state, "done")
+
+        other = self.make_mailing()
+        other.action_put_in_queue()
+        other.action_civimail_pause()
+        self.run_job()
+        other.action_cancel()
+        self.assertEqual(other.state, "done")
+        self.assertEqual(other.civimail_skipped, 4)
+        self.assertEqual(self.sink.count(), 4)
+
+
+@tagged("post_install", "-at_install")
+class TestSendMailingsOneClick(SendCaseMixin, HttpCase):
+    """RFC 8058: the List-Unsubscribe URL of a sent message unsubscribes on POST."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_sending()
+
+    def test_one_click_unsubscribe_from_the_header(self):
+        mailing = self.make_mailing(self.partners[:1])
+        mailing.action_put_in_queue()
+        self.run_job()
+        (received,) = self.sink.wait_for(1)
+        url = received.message["List-Unsubscribe"].split(",")[0].strip("<> ")
+        path = url[url.index("/mailing/"):]
+        response = self.url_open(path, data={"List-Unsubscribe": "One-Click"})
+        self.assertEqual(response.status_code, 200)
+        self.assertTrue(self.env["mail.blacklist"].search(
+            [("email", "=", self.partners[0].email)]))
