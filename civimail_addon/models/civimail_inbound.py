@@ -37,8 +37,14 @@ class CivimailInbound(models.AbstractModel):
     _description = "CiviMail Email-to-Activity"
 
     @api.model
-    def _file_message(self, account, raw):
-        """File one raw message of ``account``: (outcome, label, reason)."""
+    def _file_messages(self, account, raws):
+        """File raw messages of ``account`` ({uid: raw}): {uid: (outcome, label, reason)}."""
+        own = self._own_addresses()
+        return {uid: self._file_message(account, raw, own) for uid, raw in raws.items()}
+
+    @api.model
+    def _file_message(self, account, raw, own):
+        """File one raw message; ``own`` are the mail accounts' addresses."""
         try:
             message = email.message_from_bytes(raw, policy=email.policy.SMTP)
             # The host's parser decodes headers, charsets, bodies and attachments.
@@ -53,7 +59,6 @@ class CivimailInbound(models.AbstractModel):
                 error=error,
             )
         message_id = self._message_id(message, raw)
-        own = self._own_addresses()
         refusal = self._refusal(raw, message, message_id, senders, own)
         if refusal:
             return IGNORED, *refusal

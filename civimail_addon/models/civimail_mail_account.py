@@ -509,8 +509,7 @@ class CivimailMailAccount(models.Model):
         self.ensure_one()
         if self.usage == "bounce":
             return self.env["civimail.bounce"]._process_bounce_messages(self, raws)
-        Inbound = self.env["civimail.inbound"]
-        return {uid: Inbound._file_message(self, raw) for uid, raw in raws.items()}
+        return self.env["civimail.inbound"]._file_messages(self, raws)
 
     def _commit_batch(self):
         """Commit what is processed so far; tests cannot commit and rely on savepoints."""

@@ -3,16 +3,14 @@
 The engine never imports Odoo: each check module builds a result's English
 ``message`` and ``fix`` from the ``(message, fix)`` format templates of its
 ``MESSAGES`` dict.  Here each template has a translatable copy (``_lt``, so
-Odoo exports it with its ``{placeholders}``), and ``parse()`` matches a
-result's English sentences back to the template that made them, which gives
-the template's key and the values of its placeholders.  A check stores that
-key and those values, and ``render()`` fills the template translated in the
-reader's language.  ``test_engine_templates_have_translatable_copies`` keeps
-these copies equal to the engine's, and a sentence no template matches stays
-in English rather than being lost.
+Odoo exports it with its ``{placeholders}``).  Each engine result carries
+the template that made it and the values of its placeholders; ``parse()``
+gives the template's key and those values, a check stores them, and
+``render()`` fills the template translated in the reader's language.
+``test_engine_templates_have_translatable_copies`` keeps these copies equal
+to the engine's, and a result of no known template stays in English rather
+than being lost.
 """
-
-import re
 
 from odoo.tools import LazyTranslate
 
@@ -378,10 +376,6 @@ FRAGMENTS = {
     "the list takes domain names, not IPs": _lt("the list takes domain names, not IPs"),
 }
 
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-_SEPARATOR = "\x1f"  # between message and fix; in neither
-
-
 class _Values(dict):
     """Placeholder values; a placeholder a translation misspells stays visible."""
 
@@ -389,38 +383,14 @@ class _Values(dict):
         return "{" + key + "}"
 
 
-def _pattern(template, known, seen):
-    """A regex for one template: known placeholders literal, others named groups."""
-    parts, position = [], 0
-    for found in _PLACEHOLDER.finditer(template):
-        parts.append(re.escape(template[position:found.start()]))
-        name = found.group(1)
-        if name in known:
-            parts.append(re.escape(known[name]))
-        elif name in seen:
-            parts.append(f"(?P={name})")
-        else:
-            seen.add(name)
-            parts.append(f"(?P<{name}>.*?)")
-        position = found.end()
-    parts.append(re.escape(template[position:]))
-    return "".join(parts)
-
-
 def parse(result):
-    """(template key, placeholder values) of an engine CheckResult; ("", {}) if none fits."""
+    """(template key, placeholder values) of an engine CheckResult; ("", {}) if unknown."""
     module = ENGINE_MODULES.get(result.check)
     if module is None:
         return "", {}
-    known = {"subject": result.subject, "value": result.value}
-    text = result.message + _SEPARATOR + result.fix
-    for key, (message, fix) in module.MESSAGES.items():
-        seen = set()
-        pattern = (_pattern(message, known, seen) + re.escape(_SEPARATOR)
-                   + _pattern(fix, known, seen))
-        found = re.fullmatch(pattern, text, re.DOTALL)
-        if found:
-            return key, {**found.groupdict(), **known}
+    for key, template in module.MESSAGES.items():
+        if template == result.template:
+            return key, dict(result.params)
     return "", {}
 
 

@@ -89,5 +89,4 @@ class ResPartner(models.Model):
         self.ensure_one()
         action = self.env["ir.actions.actions"]._for_xml_id("civimail_addon.civimail_bounce_action")
         action["domain"] = [("email", "=", self.email_normalized or "")]
-        action["context"] = {"search_default_group_by_type": 0}
         return action

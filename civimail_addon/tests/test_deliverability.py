@@ -7,7 +7,8 @@ from odoo.modules import module as odoo_module
 from odoo.tests import tagged
 from odoo.tools.translate import code_translations
 
-from ..engine.deliverability import CheckResult, blocklists, dkim, dmarc, headers, mx, rdns, spf
+from ..engine.deliverability import blocklists, dkim, dmarc, headers, mx, rdns, spf
+from ..engine.deliverability.results import build
 from ..models import deliverability_messages
 from ..models.civimail_deliverability_check import (
     DKIM_SELECTORS_PARAM,
@@ -180,8 +181,11 @@ class TestDeliverability(CivimailMailCase):
                 names = set(re.findall(r"\{(\w+)\}", message + fix))
                 values = {name: f"<{name} value>" for name in names}
                 values.update(subject="example.org", value="v=spf1 -all")
-                result = CheckResult(checks[group], "example.org", "ok", "v=spf1 -all",
-                                     message.format(**values), fix.format(**values))
+                fields = {n: v for n, v in values.items() if n not in ("subject", "value")}
+                result = build(checks[group], "example.org", "ok", "v=spf1 -all",
+                               (message, fix), **fields)
+                self.assertEqual((result.message, result.fix),
+                                 (message.format(**values), fix.format(**values)))
                 parsed_key, parsed = deliverability_messages.parse(result)
                 self.assertEqual(parsed_key, key, (group, key))
                 self.assertEqual({n: parsed[n] for n in names}, {n: values[n] for n in names},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 OK = "ok"
 WARNING = "warning"
@@ -19,6 +19,10 @@ class CheckResult:
     value: str  # what was found (a record, a name, a return code), "" if nothing
     message: str  # one plain English sentence: what this means
     fix: str  # one sentence: what to do ("" when nothing is needed)
+    # The (message, fix) templates and their values, so a caller can render
+    # the sentences again in another language.
+    template: tuple[str, str] = field(default=("", ""), compare=False)
+    params: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 def build(check, subject, status, value, template, **fields) -> CheckResult:
@@ -28,11 +32,14 @@ def build(check, subject, status, value, template, **fields) -> CheckResult:
     side can translate the templates before the fields are filled in.
     """
     message, fix = template
+    params = {"subject": subject, "value": value, **fields}
     return CheckResult(
         check=check,
         subject=subject,
         status=status,
         value=value,
-        message=message.format(subject=subject, value=value, **fields),
-        fix=fix.format(subject=subject, value=value, **fields),
+        message=message.format(**params),
+        fix=fix.format(**params),
+        template=template,
+        params=params,
     )

@@ -43,6 +43,35 @@ def fail(settings, step: str, message: str, reason: str = "") -> MailboxError:
     return MailboxError(step, redact(message, settings), redact(reason, settings))
 
 
+def not_greeted(settings, protocol: str, tls_port: int, reason: str) -> MailboxError:
+    """The server did not open an IMAP or POP3 session (wrong port or security)."""
+    hint = ""
+    if settings.security != "ssl" and settings.effective_port == tls_port:
+        hint = f" Port {tls_port} normally expects SSL/TLS security."
+    return fail(
+        settings, "protocol",
+        f"Protocol: {settings.where} did not greet like {protocol} server ({reason}).{hint}",
+        reason,
+    )
+
+
+def login_refused(settings, reason: str) -> MailboxError:
+    return fail(
+        settings, "authentication",
+        f"Authentication: {settings.where} refused the login of user "
+        f"{settings.username!r}: {reason}",
+        reason,
+    )
+
+
+def server_error(settings, doing: str, reason: str) -> MailboxError:
+    return fail(
+        settings, "protocol",
+        f"Protocol: {settings.where} answered an error while {doing}: {reason}",
+        reason,
+    )
+
+
 def redact(text: str, settings) -> str:
     # Servers do not echo passwords, but a misbehaving one could: never pass it on.
     # Very short passwords are left alone, as replacing them would garble the text.

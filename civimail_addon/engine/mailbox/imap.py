@@ -18,7 +18,15 @@ from collections.abc import Iterable, Iterator
 import imapclient
 
 from .base import Mailbox, MailboxMessage, too_large
-from .errors import MailboxError, fail, os_reason, text_of
+from .errors import (
+    MailboxError,
+    fail,
+    login_refused,
+    not_greeted,
+    os_reason,
+    server_error,
+    text_of,
+)
 from .net import lost, open_socket, tls_context, tls_failure, tls_step
 from .settings import MailboxSettings
 
@@ -82,14 +90,7 @@ class ImapMailbox(Mailbox):
             return _Client(sock, settings)
         except (OSError, imaplib.IMAP4.error) as exc:
             reason = os_reason(exc, settings.timeout) if isinstance(exc, OSError) else text_of(exc)
-            hint = ""
-            if settings.security != "ssl" and settings.effective_port == 993:
-                hint = " Port 993 normally expects SSL/TLS security."
-            raise fail(
-                settings, "protocol",
-                f"Protocol: {settings.where} did not greet like an IMAP server ({reason}).{hint}",
-                reason,
-            ) from exc
+            raise not_greeted(settings, "an IMAP", 993, reason) from exc
 
     def _starttls(self) -> None:
         settings, client = self.settings, self._client
@@ -118,12 +119,7 @@ class ImapMailbox(Mailbox):
                 client.plain_login(settings.username, settings.password)
         except (imaplib.IMAP4.error, UnicodeError) as exc:
             reason = text_of(exc).removeprefix("login failed: ")
-            raise fail(
-                settings, "authentication",
-                f"Authentication: {settings.where} refused the login of user "
-                f"{settings.username!r}: {reason}",
-                reason,
-            ) from exc
+            raise login_refused(settings, reason) from exc
         except OSError as exc:
             raise lost(settings, exc, "logging in") from exc
         self.steps.append(f"logged in as {settings.username}")
@@ -368,8 +364,4 @@ class ImapMailbox(Mailbox):
             raise lost(self.settings, exc, doing) from exc
         except imaplib.IMAP4.error as exc:
             reason = text_of(exc)
-            raise fail(
-                self.settings, "protocol",
-                f"Protocol: {self.settings.where} answered an error while {doing}: {reason}",
-                reason,
-            ) from exc
+            raise server_error(self.settings, doing, reason) from exc

@@ -15,7 +15,15 @@ from array import array
 from collections.abc import Iterable, Iterator
 
 from .base import Mailbox, MailboxMessage, too_large
-from .errors import MailboxError, fail, os_reason, text_of
+from .errors import (
+    MailboxError,
+    fail,
+    login_refused,
+    not_greeted,
+    os_reason,
+    server_error,
+    text_of,
+)
 from .net import lost, open_socket, tls_context, tls_failure, tls_step
 from .settings import MailboxSettings
 
@@ -85,14 +93,7 @@ class Pop3Mailbox(Mailbox):
             )
         except (OSError, poplib.error_proto) as exc:
             reason = os_reason(exc, settings.timeout) if isinstance(exc, OSError) else _reason(exc)
-            hint = ""
-            if settings.security != "ssl" and settings.effective_port == 995:
-                hint = " Port 995 normally expects SSL/TLS security."
-            raise fail(
-                settings, "protocol",
-                f"Protocol: {settings.where} did not greet like a POP3 server ({reason}).{hint}",
-                reason,
-            ) from exc
+            raise not_greeted(settings, "a POP3", 995, reason) from exc
 
     def _stls(self) -> None:
         settings, pop = self.settings, self._pop
@@ -121,12 +122,7 @@ class Pop3Mailbox(Mailbox):
             pop.pass_(settings.password)
         except poplib.error_proto as exc:
             reason = _reason(exc)
-            raise fail(
-                settings, "authentication",
-                f"Authentication: {settings.where} refused the login of user "
-                f"{settings.username!r}: {reason}",
-                reason,
-            ) from exc
+            raise login_refused(settings, reason) from exc
         except OSError as exc:
             raise lost(settings, exc, "logging in") from exc
         self.steps.append(f"logged in as {settings.username}")
@@ -245,8 +241,4 @@ class Pop3Mailbox(Mailbox):
             raise lost(self.settings, exc, doing) from exc
         except poplib.error_proto as exc:
             reason = _reason(exc)
-            raise fail(
-                self.settings, "protocol",
-                f"Protocol: {self.settings.where} answered an error while {doing}: {reason}",
-                reason,
-            ) from exc
+            raise server_error(self.settings, doing, reason) from exc
