@@ -4,10 +4,10 @@ import random
 import threading
 from datetime import timedelta
 
-import psycopg2
 from odoo import Command, api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.osv import expression
+from psycopg2.extensions import ISOLATION_LEVEL_READ_COMMITTED
 
 from ..engine.sending import (
     PERMANENT,
@@ -333,6 +333,12 @@ class _Worker:
     committed right after the server's reply, so a kill loses at most the
     transaction in flight. Traces left ``process`` by a worker whose lock is
     gone are put back in the queue by the next run.
+
+    Concurrency: outside tests the worker's transactions run in READ
+    COMMITTED, like any queue consumer. Its traces are its own by claim, and
+    the rows workers share (mailing state, server send counters) are locked or
+    updated in place; under Odoo's REPEATABLE READ a row another worker
+    committed meanwhile would abort the run with a serialization failure.
     """
 
     def __init__(self, env_model, mode):
@@ -343,6 +349,7 @@ class _Worker:
         self.claim = random.randint(1, 2**31 - 1)  # noqa: S311 - an id, not a secret
         self.journal = self.env.cr if self.testing else self.env.registry.cursor()
         if not self.testing:
+            self.journal.connection.set_isolation_level(ISOLATION_LEVEL_READ_COMMITTED)
             # Losing the last commits matters only if PostgreSQL itself crashes.
             self.journal.execute("SET synchronous_commit TO OFF")
         self.journal.execute("SELECT pg_advisory_lock(%s, %s)", [CLAIM_LOCK_KEY, self.claim])
@@ -368,8 +375,10 @@ class _Worker:
             self.journal.close()
 
     def commit(self):
+        """Commit, and run the next transaction in READ COMMITTED (see the class)."""
         if not self.testing:
             self.env.cr.commit()  # pylint: disable=invalid-commit
+            self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
 
     def journal_commit(self):
         if not self.testing:
@@ -377,6 +386,7 @@ class _Worker:
 
     # -- the run -----------------------------------------------------------------
     def run(self, mailings=None):
+        self.commit()  # nothing to keep: switches to READ COMMITTED
         self.recover()
         self.start_due(mailings)
         domain = [("state", "=", "sending"), ("mailing_type", "=", "mail"),
@@ -442,16 +452,10 @@ class _Worker:
         for mailing in self.Mailing.search(domain, order="id"):
             cr = self.env.cr
             # One worker starts a mailing; the others skip it, then help send it.
-            # A fresh transaction sees whether another worker already started it;
-            # one that did so meanwhile makes the lock fail: skip it too.
             self.commit()
-            try:
-                with cr.savepoint(flush=False):
-                    cr.execute("SELECT state FROM mailing_mailing WHERE id = %s "
-                               "FOR UPDATE SKIP LOCKED", [mailing.id])
-                    row = cr.fetchone()
-            except psycopg2.errors.SerializationFailure:
-                row = None
+            cr.execute("SELECT state FROM mailing_mailing WHERE id = %s FOR UPDATE SKIP LOCKED",
+                       [mailing.id])
+            row = cr.fetchone()
             if not row or row[0] != "in_queue":
                 self.commit()
                 continue
