@@ -82,11 +82,10 @@ def run_pytest(tally, extra_args=()):
     tally.add("pytest", passed=total - failed - skipped, failed=failed, skipped=skipped)
 
 
-def run_odoo_suite(tally, test_tags=f"/{MODULE}"):
+def run_odoo_suite(tally, test_tags=f"/{MODULE}", log_path=DATA / "odoo-test.log"):
     """Install the module on a fresh database with --test-enable, then drop it."""
     odoo = Odoo()
     dbname = unique_dbname("civimail_test")
-    log_path = DATA / "odoo-test.log"
     http_port, gevent_port = free_ports(2)
     try:
         with test_servers() as description, log_path.open("w") as log:
@@ -128,6 +127,8 @@ def main():
     parser.add_argument("--pytest-args", default="", help="extra pytest arguments, e.g. '-k verp'")
     parser.add_argument("--test-tags", default=f"/{MODULE}",
                         help="Odoo test tags, e.g. /civimail_addon:TestJobLog")
+    parser.add_argument("--log", type=Path, default=DATA / "odoo-test.log",
+                        help="the Odoo suite's log file (one per concurrent run)")
     options = parser.parse_args()
     tally = Tally()
     if options.only in (None, "lint"):
@@ -135,7 +136,7 @@ def main():
     if options.only in (None, "pytest"):
         run_pytest(tally, options.pytest_args.split())
     if options.only in (None, "odoo"):
-        run_odoo_suite(tally, options.test_tags)
+        run_odoo_suite(tally, options.test_tags, options.log)
     for failure in tally.failures:
         print(f"FAILED {failure}")
     summary = f"{tally.passed} passed, {tally.failed} failed"
