@@ -46,6 +46,9 @@ command -v dovecot >/dev/null || missing+=(dovecot-imapd dovecot-pop3d)
 command -v nsd >/dev/null || missing+=(nsd)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v gcc >/dev/null || missing+=(gcc python3-dev)
+# The guided tour's HttpCase runs in headless Chromium (Odoo looks for these names).
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+    || command -v google-chrome >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"
     if [ "$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else
