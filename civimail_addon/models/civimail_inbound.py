@@ -1,10 +1,15 @@
 import email
 import email.policy
+import functools
 import hashlib
 import logging
+from collections import defaultdict
+from datetime import timezone
+from email.headerregistry import HeaderRegistry
 
-from odoo import api, models, tools
-from odoo.tools.mail import decode_message_header, email_split_tuples
+from markupsafe import Markup
+from odoo import api, fields, models, tools
+from odoo.tools.mail import decode_message_header, email_split_and_format, email_split_tuples
 
 from ..engine.analyzer import analyze
 from ..engine.mailbox import IGNORED, PROCESSED
@@ -21,16 +26,45 @@ AUTHORED_MESSAGE_TYPES = ("comment", "email_outgoing", "notification", "auto_com
                           "user_notification")
 
 
+class ParseOnceHeaderRegistry(HeaderRegistry):
+    """The header registry of the SMTP policy, parsing each header value once.
+
+    The policy parses a header again each time it is read, and reading a
+    message's body (the parser, then the host's extraction) reads each MIME
+    part's Content-Type a dozen times: most of the time spent parsing an
+    email. Parsed headers are immutable strings, so one serves every read.
+    """
+
+    def __call__(self, name, value):
+        if isinstance(value, str):
+            return self._parse(name, value)
+        return super().__call__(name, value)
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one registry, kept for the process
+    def _parse(self, name, value):
+        return super().__call__(name, value)
+
+
+# The policy of the host's mail gateway (message_process), with that registry.
+POLICY = email.policy.SMTP.clone(header_factory=ParseOnceHeaderRegistry())
+
+
 class CivimailInbound(models.AbstractModel):
     """Email-to-Activity: file each email of an "activity" mail account on contacts.
 
     As CiviCRM's "Process Inbound Emails", the email is filed on the contacts
     of its sender and recipients, creating contacts for unknown addresses. A
-    filed email is what Odoo makes of a done activity: a message on the
-    contact's chatter carrying the activity type (here Email), posted with
-    the host's message_post, so it shows with its subject, sanitized body and
-    attachments. Reading the mailbox, committing and moving the messages is
-    the mail account's business (civimail.mail.account).
+    filed email is what Odoo makes of a done activity (mail.activity's
+    _action_done): a message on the contact's chatter carrying the activity
+    type (here Email) and the Activities subtype, so it shows with its
+    subject, sanitized body and attachments; the activity itself is kept,
+    archived, only when its type keeps done activities.
+
+    A mailbox batch is filed at once: its contacts are found with one query
+    and the missing ones created with one create, and its chatter messages
+    are created together. Reading the mailbox, committing and moving the
+    messages is the mail account's business (civimail.mail.account), which
+    files a failing batch again one message at a time.
     """
 
     _name = "civimail.inbound"
@@ -39,86 +73,67 @@ class CivimailInbound(models.AbstractModel):
     @api.model
     def _file_messages(self, account, raws):
         """File raw messages of ``account`` ({uid: raw}): {uid: (outcome, label, reason)}."""
+        results, emails = {}, {}
+        for uid, raw in raws.items():
+            try:
+                emails[uid] = self._parse(raw)
+            except Exception as error:  # a broken message is set aside, not fatal
+                _logger.info("CiviMail: unparseable message set aside", exc_info=True)
+                results[uid] = IGNORED, self.env._("unparseable"), self.env._(
+                    "The message could not be parsed (%(error_type)s): %(error)s",
+                    error_type=type(error).__name__,
+                    error=error,
+                )
         own = self._own_addresses()
-        return {uid: self._file_message(account, raw, own) for uid, raw in raws.items()}
-
-    @api.model
-    def _file_message(self, account, raw, own):
-        """File one raw message; ``own`` are the mail accounts' addresses."""
-        try:
-            message = email.message_from_bytes(raw, policy=email.policy.SMTP)
-            # The host's parser decodes headers, charsets, bodies and attachments.
-            parsed = self.env["mail.thread"].message_parse(message)
-            senders = self._addresses(message, ("From",))
-            recipients = self._addresses(message, RECIPIENT_HEADERS)
-        except Exception as error:  # a broken message is set aside, not fatal
-            _logger.info("CiviMail: unparseable message set aside", exc_info=True)
-            return IGNORED, self.env._("unparseable"), self.env._(
-                "The message could not be parsed (%(error_type)s): %(error)s",
-                error_type=type(error).__name__,
-                error=error,
-            )
-        message_id = self._message_id(message, raw)
-        refusal = self._refusal(raw, message, message_id, senders, own)
-        if refusal:
-            return IGNORED, *refusal
-        sender_email = senders[0][1]
-        addresses = {}
-        for name, address in senders + recipients:
-            if not self._is_own(address, own):
-                addresses.setdefault(address, name)
-        contacts, skipped = self._contacts(account, addresses)
-        if not contacts:
-            return IGNORED, self.env._("no contact"), "\n".join(skipped) or self.env._(
-                "No address of the message other than the mail accounts' own."
-            )
-        user = self._sender_user(sender_email)
-        author = user.partner_id or contacts.get(sender_email, self.env["res.partner"])[:1]
-        partners = self.env["res.partner"].union(*contacts.values())
-        filed = self._file_on(partners, parsed, message_id, author, user)
-        if not filed:
-            return PROCESSED, self.env._("already filed"), self.env._(
-                "Already filed on %s.", ", ".join(partners.mapped("display_name"))
-            )
-        reason = self.env._(
-            "Filed on %(names)s.", names=", ".join(filed.mapped("display_name"))
-        )
-        return PROCESSED, self.env._("filed"), "\n".join([reason, *skipped])
-
-    @api.model
-    def _refusal(self, raw, message, message_id, senders, own):
-        """(label, reason) when the message is not to be filed, else None."""
-        report = analyze(raw)
-        odoo_message_id = " ".join(str(message.get("X-Odoo-Message-Id") or "").split())
-        if report.kind in ("bounce", "complaint"):
-            refusal = self.env._("bounce"), report.reason
-        elif report.kind == "autoreply":
-            refusal = self.env._("auto-reply"), report.reason
-        elif message.get_content_type() == "multipart/report":
-            # RFC 6522 reports are machine-made: delivery (success or delay) and
-            # read receipts, which concern a message, not a contact.
-            refusal = self.env._("report"), self.env._(
-                "A delivery or read report (multipart/report), not an email from a person."
-            )
-        elif not senders:
-            refusal = self.env._("unparseable"), self.env._(
-                "The message has no sender address (From)."
-            )
-        elif self._sent_by_this_database(message_id, odoo_message_id):
-            refusal = self.env._("sent by this database"), self.env._(
-                "This database sent this message (%s): it is already on its record.", message_id
-            )
-        elif self._is_own(senders[0][1], own):
-            refusal = self.env._("loop"), self.env._(
-                "Sent from %s, an address of a CiviMail mail account.", senders[0][1]
-            )
-        else:
-            refusal = None
-        return refusal
+        sent_here = self._sent_by_this_database(emails)
+        for uid, parsed in list(emails.items()):
+            refusal = self._refusal(parsed, uid in sent_here, own)
+            if refusal:
+                results[uid] = IGNORED, *refusal
+                del emails[uid]
+        # The addresses each email concerns, and the batch's with the first
+        # display name met for each (a contact to create is named after it).
+        names = {}
+        for parsed in emails.values():
+            parsed["addresses"] = []
+            for name, address in parsed["senders"] + parsed["recipients"]:
+                if address not in parsed["addresses"] and not self._is_own(address, own):
+                    parsed["addresses"].append(address)
+                    if not names.get(address):
+                        names[address] = name
+        contacts, skipped = self._contacts(account, names)
+        users = self._sender_users({parsed["senders"][0][1] for parsed in emails.values()})
+        results.update(self._file(emails, contacts, skipped, users))
+        return {uid: results[uid] for uid in raws}
 
     # ------------------------------------------------------------------
     # What the message says
     # ------------------------------------------------------------------
+    @api.model
+    def _parse(self, raw):
+        """The values of ``raw`` filing needs; raises when it cannot be parsed.
+
+        The host's message_parse also looks up partners, parent messages and
+        bounce data, one query each per message; only its body and
+        attachments extraction (charsets, alternatives, inline images) is
+        reused here.
+        """
+        message = email.message_from_bytes(raw, policy=POLICY)
+        parsed = {
+            "raw": raw,
+            "message": message,
+            "message_id": self._message_id(message, raw),
+            "odoo_message_id": " ".join(str(message.get("X-Odoo-Message-Id") or "").split()),
+            "senders": self._addresses(message, ("From",)),
+            "recipients": self._addresses(message, RECIPIENT_HEADERS),
+            "subject": decode_message_header(message, "Subject") or False,
+            "email_from": next(iter(email_split_and_format(
+                decode_message_header(message, "From", separator=","))), False),
+            "date": self._date(message),
+        }
+        parsed.update(self.env["mail.thread"]._message_parse_extract_payload(message, {}))
+        return parsed
+
     @api.model
     def _addresses(self, message, headers):
         """[(display name, normalized email)] of ``headers``, in order, each once."""
@@ -148,8 +163,52 @@ class CivimailInbound(models.AbstractModel):
         return f"<civimail-{digest}@no-message-id>"
 
     @api.model
-    def _sent_by_this_database(self, message_id, odoo_message_id):
-        """Whether this database sent the message (a copy or a reply-less echo).
+    def _date(self, message):
+        """The Date header in UTC, as stored; False when missing or invalid (dated now)."""
+        # The SMTP policy parses the header: an invalid date has no datetime.
+        date = getattr(message["Date"], "datetime", None)
+        if date is not None and date.tzinfo:  # else no zone ("-0000"): taken as UTC
+            try:
+                date = date.astimezone(timezone.utc).replace(tzinfo=None)
+            except OverflowError:  # past year 9999 in UTC
+                date = None
+        return fields.Datetime.to_string(date) if date else False
+
+    @api.model
+    def _refusal(self, parsed, sent_here, own):
+        """(label, reason) when the message is not to be filed, else None."""
+        report = analyze(parsed["raw"])
+        senders = parsed["senders"]
+        if report.kind in ("bounce", "complaint"):
+            refusal = self.env._("bounce"), report.reason
+        elif report.kind == "autoreply":
+            refusal = self.env._("auto-reply"), report.reason
+        elif parsed["message"].get_content_type() == "multipart/report":
+            # RFC 6522 reports are machine-made: delivery (success or delay) and
+            # read receipts, which concern a message, not a contact.
+            refusal = self.env._("report"), self.env._(
+                "A delivery or read report (multipart/report), not an email from a person."
+            )
+        elif not senders:
+            refusal = self.env._("unparseable"), self.env._(
+                "The message has no sender address (From)."
+            )
+        elif sent_here:
+            refusal = self.env._("sent by this database"), self.env._(
+                "This database sent this message (%s): it is already on its record.",
+                parsed["message_id"],
+            )
+        elif self._is_own(senders[0][1], own):
+            refusal = self.env._("loop"), self.env._(
+                "Sent from %s, an address of a CiviMail mail account.", senders[0][1]
+            )
+        else:
+            refusal = None
+        return refusal
+
+    @api.model
+    def _sent_by_this_database(self, emails):
+        """The uids of ``emails`` ({uid: parsed}) this database sent.
 
         Odoo sends a mail.message under its Message-ID (later 18.0 revisions
         also stamp it as X-Odoo-Message-Id when a recipient gets another
@@ -157,19 +216,28 @@ class CivimailInbound(models.AbstractModel):
         routed here keeps its own Message-ID too, hence the check on how the
         stored message came to be.
         """
+        message_ids = {parsed["message_id"] for parsed in emails.values()}
+        odoo_message_ids = {parsed["odoo_message_id"] for parsed in emails.values()} - {""}
+        if not message_ids:
+            return set()
         Message = self.env["mail.message"].sudo()
-        if odoo_message_id and Message.search_count(
-            [("message_id", "=", odoo_message_id)], limit=1
-        ):
-            return True
-        if Message.search_count(
-            [("message_id", "=", message_id), ("message_type", "in", AUTHORED_MESSAGE_TYPES)],
-            limit=1,
-        ):
-            return True
-        return bool(self.env["mailing.trace"].sudo().search_count(
-            [("message_id", "in", [message_id, odoo_message_id or message_id])], limit=1
-        ))
+        stamped = {message_id for [message_id] in Message._read_group(
+            [("message_id", "in", list(odoo_message_ids))], ["message_id"]
+        )} if odoo_message_ids else set()
+        authored = {message_id for [message_id] in Message._read_group(
+            [("message_id", "in", list(message_ids)),
+             ("message_type", "in", AUTHORED_MESSAGE_TYPES)],
+            ["message_id"],
+        )}
+        traced = {message_id for [message_id] in self.env["mailing.trace"].sudo()._read_group(
+            [("message_id", "in", list(message_ids | odoo_message_ids))], ["message_id"]
+        )}
+        stamped |= traced
+        authored |= traced
+        return {
+            uid for uid, parsed in emails.items()
+            if parsed["odoo_message_id"] in stamped or parsed["message_id"] in authored
+        }
 
     @api.model
     def _own_addresses(self):
@@ -205,38 +273,40 @@ class CivimailInbound(models.AbstractModel):
     # Contacts
     # ------------------------------------------------------------------
     @api.model
-    def _contacts(self, account, addresses):
-        """({address: contacts to file on}, [why an address was skipped]).
+    def _contacts(self, account, names):
+        """({address: contacts to file on}, {address: why it is skipped}).
 
+        ``names`` are the addresses ({address: display name}) of a batch.
         Individuals are preferred; an address only a company has gets a new
         individual (as CiviCRM) unless the account files on the company.
         """
         Partner = self.env["res.partner"].sudo()
-        existing = Partner.search_fetch(
-            [("email_normalized", "in", list(addresses)),
+        matches = defaultdict(lambda: Partner)
+        for partner in Partner.search_fetch(
+            [("email_normalized", "in", list(names)),
              *Partner._check_company_domain(account.company_id)],
-            ["email_normalized", "is_company", "display_name"],
-        )
-        contacts, skipped, to_create = {}, [], []
-        for address, name in addresses.items():
-            matches = existing.filtered(lambda p, a=address: p.email_normalized == a)
-            individuals = matches.filtered(lambda p: not p.is_company)
+            ["email_normalized", "is_company"],
+        ):
+            matches[partner.email_normalized] |= partner
+        contacts, skipped, to_create = {}, {}, []
+        for address, name in names.items():
+            individuals = matches[address].filtered(lambda p: not p.is_company)
             if individuals:
                 contacts[address] = individuals
-            elif matches and account.activity_company_policy == "company":
-                contacts[address] = matches
+            elif matches[address] and account.activity_company_policy == "company":
+                contacts[address] = matches[address]
             elif account.activity_create_contacts:
                 to_create.append((address, name))
-            elif matches:
-                skipped.append(self.env._(
+            elif matches[address]:
+                skipped[address] = self.env._(
                     "%s: only a company has this address, and the account creates no "
                     "contacts: skipped.", address
-                ))
+                )
             else:
-                skipped.append(self.env._(
+                skipped[address] = self.env._(
                     "%s: no contact has this address, and the account creates no contacts: "
                     "skipped.", address
-                ))
+                )
         if to_create:
             created = Partner.with_context(mail_create_nosubscribe=True).create([
                 {"name": name or address.partition("@")[0], "email": address}
@@ -244,59 +314,139 @@ class CivimailInbound(models.AbstractModel):
             ])
             for (address, _name), partner in zip(to_create, created, strict=True):
                 contacts[address] = partner
-        for line in skipped:
+        for line in skipped.values():
             _logger.info("CiviMail account %s: %s", account.name, line)
         return contacts, skipped
 
     @api.model
-    def _sender_user(self, address):
-        return self.env["res.users"].sudo().search(
-            [("partner_id.email_normalized", "=", address), ("share", "=", False)], limit=1
-        )
+    def _sender_users(self, addresses):
+        """{address: the internal user with that email} for the senders ``addresses``."""
+        users = {}
+        for user in self.env["res.users"].sudo().search_fetch(
+            [("partner_id.email_normalized", "in", list(addresses)), ("share", "=", False)],
+            ["partner_id"],
+        ):
+            users.setdefault(user.partner_id.email_normalized, user)
+        return users
 
     # ------------------------------------------------------------------
     # Filing
     # ------------------------------------------------------------------
     @api.model
-    def _file_on(self, partners, parsed, message_id, author, user):
-        """Post the email on each of ``partners`` not having it yet; return them.
+    def _file(self, emails, contacts, skipped, users):
+        """File ``emails`` ({uid: parsed}) on their contacts: {uid: (outcome, label, reason)}.
 
-        Attachments are created once, on the first contact, and linked to
-        every contact's message.
+        Each email is filed once per contact, by Message-ID, whichever batch
+        or account brought it. Its attachments are stored once, on the first
+        contact, and linked to every contact's message.
         """
-        already = self.env["mail.message"].sudo().search_fetch(
-            [("model", "=", "res.partner"), ("res_id", "in", partners.ids),
-             ("message_id", "=", message_id)],
-            ["res_id"],
-        )
-        filed_before = set(already.mapped("res_id"))
-        partners = partners.filtered(lambda p: p.id not in filed_before)
-        if not partners:
-            return partners
-        # With the sender's user, the filing is theirs (creator and author).
-        poster = partners.with_user(user).sudo() if user else partners.sudo()
-        poster = poster.with_context(mail_create_nosubscribe=True, mail_post_autofollow=False)
-        body = tools.html_sanitize(parsed.get("body") or "")
-        values = poster[0]._process_attachments_for_post(
-            parsed.get("attachments") or [], [], {"body": body}
-        )
-        body = values.get("body", body)
-        attachment_ids = [command[1] for command in values.get("attachment_ids", [])]
-        message_values = {
-            "subject": parsed.get("subject") or False,
-            "body": body,
-            "message_type": "email",
-            # What mail.activity._action_done posts: the activity type and its subtype.
-            "mail_activity_type_id": self.env.ref("mail.mail_activity_data_email").id,
-            "subtype_xmlid": "mail.mt_activities",
-            "author_id": author.id,
-            "email_from": parsed.get("email_from") or False,
-            "reply_to": parsed.get("email_from") or False,
-            "message_id": message_id,
-            "attachment_ids": attachment_ids,
+        Partner = self.env["res.partner"].sudo()
+        partners = {
+            uid: Partner.union(*(contacts[a] for a in parsed["addresses"] if a in contacts))
+            for uid, parsed in emails.items()
         }
-        if parsed.get("date"):  # else now, as for any message
-            message_values["date"] = parsed["date"]
-        for partner in poster:
-            partner.message_post(**message_values)
-        return partners
+        everyone = Partner.union(*partners.values())
+        filed = {
+            (message.message_id, message.res_id)
+            for message in self.env["mail.message"].sudo().search_fetch(
+                [("model", "=", "res.partner"), ("res_id", "in", everyone.ids),
+                 ("message_id", "in", [parsed["message_id"] for parsed in emails.values()])],
+                ["message_id", "res_id"],
+            )
+        }
+        # What message_post records of the contact, for the batch at once.
+        companies = everyone._mail_get_companies(default=self.env.company)
+        alias_domains = everyone._mail_get_alias_domains(default_company=self.env.company)
+        activity_type = self.env.ref("mail.mail_activity_data_email")
+        subtype_id = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_activities")
+        results = {}
+        filings = defaultdict(list)  # {sender's user: [message values]}
+        for uid, parsed in emails.items():
+            message_id = parsed["message_id"]
+            lines = [skipped[a] for a in parsed["addresses"] if a in skipped]
+            if not partners[uid]:
+                results[uid] = IGNORED, self.env._("no contact"), "\n".join(lines) or self.env._(
+                    "No address of the message other than the mail accounts' own."
+                )
+                continue
+            todo = partners[uid].filtered(lambda p, m=message_id: (m, p.id) not in filed)
+            if not todo:
+                results[uid] = PROCESSED, self.env._("already filed"), self.env._(
+                    "Already filed on %s.", ", ".join(partners[uid].mapped("display_name"))
+                )
+                continue
+            filed.update((message_id, partner.id) for partner in todo)
+            sender_email = parsed["senders"][0][1]
+            # With the sender's user, the filing is theirs (creator and author).
+            user = users.get(sender_email, self.env["res.users"])
+            author = user.partner_id or contacts.get(sender_email, Partner)[:1]
+            values = {
+                "subject": parsed["subject"],
+                "message_type": "email",
+                # What mail.activity._action_done posts: the activity type and its subtype.
+                "mail_activity_type_id": activity_type.id,
+                "subtype_id": subtype_id,
+                "author_id": author.id,
+                "email_from": parsed["email_from"],
+                "reply_to": parsed["email_from"],
+                "message_id": message_id,
+                "model": "res.partner",
+                **self._body_and_attachments(todo[0], parsed, user),
+            }
+            if parsed["date"]:  # else now, as for any message
+                values["date"] = parsed["date"]
+            filings[user].extend(
+                dict(values, res_id=partner.id, record_name=partner.display_name,
+                     record_company_id=companies[partner.id].id,
+                     record_alias_domain_id=alias_domains[partner.id].id)
+                for partner in todo
+            )
+            results[uid] = PROCESSED, self.env._("filed"), "\n".join([
+                self.env._("Filed on %(names)s.", names=", ".join(todo.mapped("display_name"))),
+                *lines,
+            ])
+        for user, values_list in filings.items():
+            self._create_filings(user, activity_type, values_list)
+        return results
+
+    @api.model
+    def _body_and_attachments(self, partner, parsed, user):
+        """{body, attachment_ids} of the email's messages, its attachments stored on ``partner``.
+
+        The host's post helper stores the files and points the body's inline
+        images (cid:) to them. The body is HTML (Markup) as the host's
+        extraction made it; mail.message sanitizes it when it is stored.
+        """
+        body = parsed["body"] or Markup()
+        if not parsed["attachments"]:
+            return {"body": body, "attachment_ids": []}
+        poster = (partner.with_user(user) if user else partner).sudo()
+        values = poster._process_attachments_for_post(parsed["attachments"], [], {"body": body})
+        return {"body": values.get("body", body), "attachment_ids": values["attachment_ids"]}
+
+    @api.model
+    def _create_filings(self, user, activity_type, values_list):
+        """Create the chatter messages (``values_list``) of emails ``user`` sent, at once.
+
+        As the host's batch logging (_message_log_batch), nobody is notified:
+        the email already reached its recipients, and filing it only records
+        it on the contacts.
+        """
+        user = user or self.env.user
+        self.env["res.partner"].with_user(user).sudo()._message_create(values_list)
+        if activity_type.keep_done:
+            # The host archives, rather than deletes, done activities of this type.
+            model_id = self.env["ir.model"]._get_id("res.partner")
+            self.env["mail.activity"].with_user(user).sudo().with_context(
+                mail_activity_quick_update=True,  # done by the user: no assignment notice
+            ).create([{
+                "res_model_id": model_id,
+                "res_id": values["res_id"],
+                "activity_type_id": activity_type.id,
+                "summary": values["subject"],
+                "user_id": user.id,
+                "date_deadline": fields.Datetime.to_datetime(values.get("date"))
+                or fields.Datetime.now(),
+                "attachment_ids": values["attachment_ids"],
+                "active": False,
+            } for values in values_list])

@@ -173,6 +173,52 @@ class TestInboundEmail(CivimailMailCase):
         self.assertEqual(self.partner("hello@globex.example"), acme_only, "no one created")
         self.assertEqual(len(self.filed(acme_only)), 1, "filed on the company")
 
+    def test_a_batch_is_filed_at_once(self):
+        """Emails read together share their contacts: one new contact per unknown address."""
+        account = self.make_account()
+        for number in range(4):
+            self.dovecot.deliver(make_email(
+                "Sam Staff <sam@example.org>",
+                f"Ada Lovelace <ada@example.com>, Lin Chen <lin{number % 2}@example.net>",
+                subject=f"Meeting {number}",
+            ))
+        log = self.process(account)
+        self.assertEqual(log.status, "ok", log.message)
+        self.assertEqual(log.processed_count, 4)
+        lin0, lin1 = self.partner("lin0@example.net"), self.partner("lin1@example.net")
+        self.assertEqual((len(lin0), len(lin1)), (1, 1), "each unknown address made one contact")
+        self.assertEqual(lin0.name, "Lin Chen")
+        self.assertEqual(sorted(self.filed(lin0).mapped("subject")), ["Meeting 0", "Meeting 2"])
+        self.assertEqual(len(self.filed(self.ada)), 4)
+        self.assertEqual(len(self.filed(self.staff.partner_id)), 4)
+        self.assertEqual(len(self.folder_files("INBOX.processed")), 4)
+
+    def test_filing_is_dated_by_the_email(self):
+        account = self.make_account()
+        self.dovecot.deliver(make_email("sam@example.org", "ada@example.com"))
+        self.process(account)
+        self.assertEqual(str(self.filed(self.ada).date), "2024-09-03 08:00:00",
+                         "the email's Date, in UTC")
+
+    def test_done_activities_are_kept_when_the_type_keeps_them(self):
+        """Marked to keep its done activities, the Email type lists each filing as done."""
+        self.email_type.keep_done = True
+        account = self.make_account()
+        raw = make_email("sam@example.org", "ada@example.com", subject="Board minutes",
+                         attachments=[("minutes.pdf", b"%PDF-1.4 minutes", "application/pdf")])
+        self.dovecot.deliver(raw)
+        self.process(account)
+        done = self.env["mail.activity"].with_context(active_test=False).search(
+            [("res_model", "=", "res.partner"), ("res_id", "=", self.ada.id)])
+        self.assertEqual(len(done), 1)
+        self.assertFalse(done.active, "archived, as the host keeps a done activity")
+        self.assertTrue(done.date_done)
+        self.assertEqual(done.activity_type_id, self.email_type)
+        self.assertEqual(done.summary, "Board minutes")
+        self.assertEqual(done.user_id, self.staff, "the sending user's activity")
+        self.assertEqual(done.attachment_ids, self.filed(self.ada).attachment_ids)
+        self.assertFalse(self.ada.activity_ids, "nothing left to do on the contact")
+
     # -- content ---------------------------------------------------------------
     def test_attachments_are_stored_once_for_every_contact(self):
         account = self.make_account()
@@ -245,6 +291,19 @@ class TestInboundEmail(CivimailMailCase):
         self.assertEqual(len(self.folder_files("INBOX.processed")), 2)
         self.assertEqual(len(self.folder_files(FOLDER + ".processed")), 1)
         self.assertIn("already filed", other.processed_message_ids.label)
+
+    def test_copies_without_message_id_are_filed_once(self):
+        """Copies of one email differ by their trace headers; filed once all the same."""
+        account = self.make_account()
+        raw = make_email("sam@example.org", "ada@example.com", message_id=False)
+        self.dovecot.deliver(b"Received: from a.example.net\n" + raw)
+        self.dovecot.deliver(b"Received: from b.example.net\n" + raw)
+        log = self.process(account)
+        self.assertEqual(log.status, "ok", log.message)
+        self.assertEqual(len(self.filed(self.ada)), 1)
+        self.assertEqual(len(self.folder_files("INBOX.processed")), 2)
+        self.assertEqual(sorted(account.processed_message_ids.mapped("label")),
+                         ["already filed", "filed"])
 
     def test_a_new_recipient_of_a_filed_message_still_gets_it(self):
         """Idempotency is per contact: the same email reaching a new contact is filed there."""
