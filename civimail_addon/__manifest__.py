@@ -33,10 +33,37 @@
         "wizard/civimail_test_email_views.xml",
         "wizard/civimail_header_analysis_views.xml",
         "views/res_config_settings_views.xml",
+        "report/civimail_mailing_report_views.xml",
+        "report/civimail_job_status_views.xml",
+        "views/civimail_dashboard_views.xml",
         "views/civimail_menus.xml",
     ],
     "demo": [
         "demo/civimail_job_log_demo.xml",
+        "demo/civimail_mail_account_demo.xml",
+        "demo/res_partner_demo.xml",
+        "demo/mailing_mailing_demo.xml",
+        "demo/mailing_trace_demo.xml",
+        "demo/civimail_bounce_demo.xml",
+        "demo/civimail_processed_message_demo.xml",
+        "demo/mail_message_demo.xml",
+        "demo/civimail_deliverability_check_demo.xml",
     ],
-    "images": ["static/description/icon.png"],
+    # The Apps store lists it; OCA tools read README.rst instead, hence the disable.
+    "description": (  # pylint: disable=manifest-deprecated-key
+        "Bounce processing that knows why a mail bounced, signed VERP return addresses, "
+        "On Hold emails, fast crash-safe mass mailings, mailboxes filed as activities on "
+        "contacts and deliverability checks, in Email Marketing. "
+        "See the README for the admin guide."
+    ),
+    "assets": {
+        "web.assets_tests": [
+            "civimail_addon/static/tests/tours/*.js",
+        ],
+    },
+    "images": [
+        "static/description/civimail_overview.png",
+        "static/description/civimail_bounces_graph.png",
+        "static/description/civimail_contact_on_hold.png",
+    ],
 }

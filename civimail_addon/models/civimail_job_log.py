@@ -74,6 +74,13 @@ class CivimailJobLog(models.Model):
     failed_count = fields.Integer(string="Failed", readonly=True)
     message = fields.Text(readonly=True)
 
+    @api.depends("job")
+    def _compute_display_name(self):
+        # The job's label (e.g. in notifications and breadcrumbs), not its code.
+        labels = dict(self._fields["job"]._description_selection(self.env))
+        for log in self:
+            log.display_name = labels.get(log.job, log.job)
+
     @api.model
     def _job_runners(self):
         """Map each job to the method doing its work.

@@ -6,10 +6,11 @@ from collections import Counter
 from datetime import timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from pathlib import Path
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
-from odoo.tools import SQL
+from odoo.tools import SQL, config
 
 from ..engine.mailbox import (
     IGNORED,
@@ -557,6 +558,20 @@ class CivimailMailAccount(models.Model):
         if error:
             summary += ". " + error
         return summary
+
+    @api.model
+    def _civimail_demo_mailboxes(self, account_ids):
+        """Give the demo accounts (local directories) a folder of their own.
+
+        The folder is in the database's file store, so it exists on any
+        machine, belongs to nobody else and goes with the database: Test
+        connection and Fetch now work without a mail server.
+        """
+        root = Path(config.filestore(self.env.cr.dbname)) / "civimail_demo"
+        for account in self.browse(account_ids).exists():
+            folder = root / f"{account.usage}_{account.id}"
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            account.path = str(folder)
 
     # ------------------------------------------------------------------
     # VERP return addresses

@@ -240,6 +240,7 @@ class TestMailAccount(CivimailMailCase):
         self.deliver_bounce(account)
         result = account.with_user(self.user_manager).action_fetch_now()
         self.assertEqual(result["params"]["type"], "success", result["params"]["message"])
+        self.assertEqual(result["params"]["title"], "Fetch Bounces")
         log = self.env["civimail.job.log"].search([("job", "=", "fetch_bounces")], limit=1)
         self.assertEqual(log.origin, "button")
         self.assertEqual(log.processed_count, 1)

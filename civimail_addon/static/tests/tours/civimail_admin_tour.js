@@ -1,0 +1,161 @@
+/** @odoo-module **/
+/**
+ * An administrator's first steps with CiviMail: create the bounce mail account
+ * and test its connection, run Fetch Bounces by hand and read its job log
+ * line, then release the contact the bounce put on hold.
+ *
+ * The mailbox is a local directory, so no mail server is needed; the test
+ * (tests/test_tour.py) creates it with one bounce in it and gives its path in
+ * the system parameter "civimail_addon.tour_mailbox".
+ */
+import { registry } from "@web/core/registry";
+import { rpc } from "@web/core/network/rpc";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
+
+function openMenu(section, item, content) {
+    return [
+        {
+            content: `Open the ${content} menu`,
+            trigger: `.o_menu_sections button[data-menu-xmlid="${section}"]`,
+            run: "click",
+        },
+        {
+            content: `Open ${content}`,
+            trigger: `.dropdown-item[data-menu-xmlid="${item}"]`,
+            run: "click",
+        },
+    ];
+}
+
+registry.category("web_tour.tours").add("civimail_admin_tour", {
+    url: "/odoo",
+    steps: () => [
+        stepUtils.showAppsMenuItem(),
+        {
+            content: "Open Email Marketing",
+            trigger: '.o_app[data-menu-xmlid="mass_mailing.mass_mailing_menu_root"]',
+            run: "click",
+        },
+        // 1. The bounce mail account, and Test connection
+        ...openMenu(
+            "mass_mailing.mass_mailing_configuration",
+            "civimail_addon.civimail_mail_account_menu",
+            "Mail Accounts"
+        ),
+        {
+            content: "Create a mail account",
+            trigger: ".o_list_button_add",
+            run: "click",
+        },
+        {
+            content: "Name it",
+            trigger: ".o_field_widget[name=name] input",
+            run: "edit Tour bounces",
+        },
+        {
+            content: "It reads bounces (the default usage)",
+            trigger: ".o_field_widget[name=usage] input[data-value=bounce]:checked",
+        },
+        {
+            content: "Read a local directory",
+            trigger: ".o_field_widget[name=protocol] select",
+            run: 'select "directory"',
+        },
+        {
+            content: "Give the directory",
+            trigger: ".o_field_widget[name=path] input",
+            async run(helpers) {
+                const path = await rpc("/web/dataset/call_kw/ir.config_parameter/get_param", {
+                    model: "ir.config_parameter",
+                    method: "get_param",
+                    args: ["civimail_addon.tour_mailbox"],
+                    kwargs: {},
+                });
+                await helpers.edit(path);
+            },
+        },
+        {
+            content: "Local part of the return addresses",
+            trigger: ".o_field_widget[name=local_part] input",
+            run: "edit return+",
+        },
+        {
+            content: "Domain of the return addresses",
+            trigger: ".o_field_widget[name=email_domain] input",
+            run: "edit tour.example",
+        },
+        {
+            content: "Test the connection (saves the account first)",
+            trigger: ".o_form_view button[name=action_test_connection]",
+            run: "click",
+        },
+        {
+            content: "The connection works and the bounce waits in the mailbox",
+            trigger:
+                '.o_notification:has(.o_notification_bar.bg-success):contains("works"):contains("1 messages in")',
+        },
+        // 2. Fetch Bounces by hand, then its job log
+        ...openMenu(
+            "mass_mailing.mass_mailing_configuration",
+            "civimail_addon.civimail_cron_menu",
+            "Scheduled Jobs"
+        ),
+        {
+            content: "Open the Fetch Bounces job",
+            trigger: '.o_data_row td:contains("CiviMail: Fetch Bounces")',
+            run: "click",
+        },
+        {
+            content: "Run it now",
+            trigger: ".o_form_view button[name=method_direct_trigger]:enabled",
+            run: "click",
+        },
+        {
+            content: "Open its job log once the run is over",
+            trigger: ".o_form_view button[name=action_open_civimail_job_logs]:enabled",
+            run: "click",
+        },
+        {
+            content: "The newest line is this run: one bounce processed, of type Invalid",
+            trigger:
+                '.o_list_view .o_data_row:first-child td[name=message]:contains("Tour bounces: 1 processed, 0 ignored (invalid 1)")',
+        },
+        {
+            content: "and it went well",
+            trigger: '.o_list_view .o_data_row:first-child td[name=status]:contains("OK")',
+        },
+        // 3. The contact the bounce put on hold: release it
+        ...openMenu(
+            "mass_mailing.menu_mass_mailing_report",
+            "civimail_addon.civimail_report_hold_menu",
+            "Emails on Hold"
+        ),
+        {
+            content: "List the emails on hold",
+            trigger: ".o_switch_view.o_list",
+            run: "click",
+        },
+        {
+            content: "Open the contact the bounce put on hold",
+            trigger: '.o_data_row td[name=name]:contains("Tour Recipient")',
+            run: "click",
+        },
+        {
+            content: "Its email is on hold because of the bounce",
+            trigger: '.o_form_view .alert-warning:contains("Email on hold"):contains("Invalid")',
+        },
+        {
+            content: "Release it",
+            trigger: ".o_form_view button[name=action_civimail_release_hold]",
+            run: "click",
+        },
+        {
+            content: "The hold is gone",
+            trigger: '.o_form_view:not(:has(.alert-warning:contains("Email on hold")))',
+        },
+        {
+            content: "and the chatter says who released it",
+            trigger: '.o-mail-Message:contains("released from hold")',
+        },
+    ],
+});
