@@ -62,8 +62,8 @@
         ],
     },
     "images": [
-        "static/description/civimail_overview.png",
-        "static/description/civimail_bounces_graph.png",
+        "static/description/civimail_bounces_over_time.png",
+        "static/description/civimail_mailing_funnel.png",
         "static/description/civimail_contact_on_hold.png",
     ],
 }
