@@ -24,6 +24,11 @@ function openMenu(section, item, content) {
             trigger: `.dropdown-item[data-menu-xmlid="${item}"]`,
             run: "click",
         },
+        {
+            // The app's own first action may still be loading: wait for ours.
+            content: `${content} is shown`,
+            trigger: `.o_breadcrumb .active:contains("${content}")`,
+        },
     ];
 }
 
@@ -35,6 +40,10 @@ registry.category("web_tour.tours").add("civimail_admin_tour", {
             content: "Open Email Marketing",
             trigger: '.o_app[data-menu-xmlid="mass_mailing.mass_mailing_menu_root"]',
             run: "click",
+        },
+        {
+            content: "Its mailings are shown",
+            trigger: '.o_breadcrumb .active:contains("Mailings")',
         },
         // 1. The bounce mail account, and Test connection
         ...openMenu(
