@@ -1,7 +1,25 @@
-from odoo import models
+import re
+from functools import reduce
+
+from markupsafe import Markup, escape
+from odoo import api, models
+from odoo.tools.mail import html_normalize
+
+# The host's pattern of a ``t-out`` placeholder (mail.render.mixin, regex rendering).
+_T_OUT = re.compile(
+    r"""<(\w+)[\s|\n]+t-out=[\s|\n]*(\'|\")((\w|\.)+)(\2)[\s|\n]*((\/>)|(>[\s|\n]*([^<>]*?))[\s|\n]*<\/\1>)""",
+    flags=re.DOTALL,
+)
 
 
 class MailComposeMessage(models.TransientModel):
+    """The host's mass-mail composer, as the CiviMail job uses it to render a batch.
+
+    With ``civimail_sending`` in the context, the rendering stays the host's
+    but does once per batch what the host repeats for each recipient, and
+    checks that the result is the host's (see the two methods below).
+    """
+
     _inherit = "mail.compose.message"
 
     def _get_done_emails(self, mail_values_dict):
@@ -10,3 +28,88 @@ class MailComposeMessage(models.TransientModel):
         if self.env.context.get("civimail_sending"):
             return []
         return super()._get_done_emails(mail_values_dict)
+
+    def _prepare_mail_values(self, res_ids):
+        if not self.env.context.get("civimail_sending"):
+            return super()._prepare_mail_values(res_ids)
+        # Each body's links are shortened by one search_or_create of its own:
+        # the same trackers, found once per batch (see LinkTracker below).
+        return super(
+            MailComposeMessage, self.with_context(civimail_link_cache={})
+        )._prepare_mail_values(res_ids)
+
+    @api.model
+    def _render_template_qweb_regex(self, template_src, model, res_ids):
+        """The host's regex rendering, its template normalized once instead of per record.
+
+        The host normalizes the template again for each record, each time the
+        result of the previous time: once that is stable, every record is
+        rendered from the same text. The first record is also rendered by the
+        host itself and must come out the same, else the host renders all.
+        """
+        host = super()._render_template_qweb_regex
+        if not self.env.context.get("civimail_sending") or len(res_ids) < 2 or not template_src:
+            return host(template_src, model, res_ids)
+        normalized = html_normalize(f"<div>{template_src}</div>")
+        if html_normalize(f"<div>{normalized}</div>") != normalized:
+            return host(template_src, model, res_ids)
+        rendered = self._civimail_render_regex(normalized, model, res_ids)
+        first = res_ids[0]
+        if host(template_src, model, [first]).get(first) != rendered.get(first):
+            return host(template_src, model, res_ids)
+        return rendered
+
+    @api.model
+    def _civimail_render_regex(self, template_src, model, res_ids):
+        """The host's regex rendering loop on a template it need not normalize again."""
+        allowed = {}
+
+        def check(expression):
+            if expression not in allowed:
+                allowed[expression] = self.env["ir.qweb"]._is_expression_allowed(expression, model)
+            if not allowed[expression]:
+                raise SyntaxError(f"Invalid expression for the regex mode {expression!r}")
+
+        result = {}
+        for record in self.env[model].browse(res_ids):
+            def replace(match, record=record):
+                tag, expression, default = match.group(1), match.group(3), match.group(9)
+                check(expression)
+                try:
+                    value = reduce(lambda rec, field: rec[field], expression.split(".")[1:],
+                                   record) or default
+                except KeyError:
+                    value = default
+                value = escape(value or "")
+                return value if tag.lower() == "t" else f"<{tag}>{value}</{tag}>"
+
+            # As the host: the template is sanitized, the values escaped.
+            result[record.id] = Markup(_T_OUT.sub(replace, template_src))  # noqa: S704
+        return result
+
+
+class LinkTracker(models.Model):
+    """Link trackers, found once per batch when the CiviMail job renders one.
+
+    The composer shortens each body's links on its own; with a
+    ``civimail_link_cache`` in the context (one batch), a tracker found or
+    created for the same values is reused instead of searched again.
+    """
+
+    _inherit = "link.tracker"
+
+    @api.model
+    def search_or_create(self, vals_list):
+        cache = self.env.context.get("civimail_link_cache")
+        if cache is None or not isinstance(vals_list, list):
+            return super().search_or_create(vals_list)
+        try:
+            keys = [tuple(sorted(vals.items())) for vals in vals_list]
+            missing = {key: vals for key, vals in zip(keys, vals_list, strict=True)
+                       if key not in cache}
+        except TypeError:  # values that are not plain ids and strings
+            return super().search_or_create(vals_list)
+        if missing:
+            found = super().search_or_create([dict(vals) for vals in missing.values()])
+            cache.update(zip(missing, found.ids, strict=True))
+        return self.browse([cache[key] for key in keys])

@@ -1,13 +1,45 @@
+import email
+import email.policy
 import tempfile
 from contextlib import contextmanager
 from unittest.mock import patch
 
+from odoo import Command, tools
 from odoo.exceptions import UserError
 from odoo.modules import module as odoo_module
 from odoo.tests import HttpCase, tagged
 
-from ..models.mailing_mailing import _Worker
+from ..engine.sending import flatten
+from ..models.mailing_mailing import _Failure, _Worker
 from .common import CivimailCase, test_servers
+
+ADDRESS_FIELDS = ("From", "To", "Reply-To", "Cc")
+TEXT_FIELDS = ("Subject", "Message-Id", "References", "Return-Path", "List-Unsubscribe",
+               "List-Unsubscribe-Post", "Precedence", "X-Auto-Response-Suppress",
+               "X-Odoo-Objects", "X-Odoo-Message-Id", "X-CiviMail-Mailing", "X-CiviMail-Trace",
+               "MIME-Version")
+
+
+def parse(data):
+    return email.message_from_bytes(data, policy=email.policy.default)
+
+
+def message_summary(message):
+    """What a recipient sees of a message: fields decoded, parts and their content."""
+    def text(part):
+        return part.get_content().replace("\r\n", "\n")
+
+    return {
+        "fields": sorted({name.lower() for name in message} - {"date"}),
+        "addresses": {name: [(a.display_name, a.addr_spec) for a in message[name].addresses]
+                      for name in ADDRESS_FIELDS if message[name] is not None},
+        "text": {name: str(message[name]) for name in TEXT_FIELDS if message[name] is not None},
+        "structure": [part.get_content_type() for part in message.walk()],
+        "plain": text(message.get_body(("plain",))),
+        "html": text(message.get_body(("html",))),
+        "attachments": [(part.get_filename(), part.get_content_type(),
+                         part.get_payload(decode=True)) for part in message.iter_attachments()],
+    }
 
 
 @contextmanager
@@ -107,6 +139,129 @@ class TestSendMailings(SendCaseMixin, CivimailCase):
         self.assertEqual(mailing.state, "done")
         self.assertEqual((mailing.civimail_sent, mailing.civimail_total), (4, 4))
 
+    def host_message(self, worker, mailing, trace, values, route):
+        """The bytes the host's own build_email and envelope code make of this trace."""
+        verp = route[3].build(trace.id, tools.email_normalize(trace.email))
+        outgoing = worker.outgoing_host(mailing, trace, values, route, verp)
+        IrMailServer = self.env["ir.mail_server"].sudo().with_context(
+            send_validated_to=outgoing["email_to_normalized"], domain_bounce_address=verp)
+        emails_from = tools.mail.email_split_and_format_normalize(outgoing["email_from"])
+        message = IrMailServer.build_email(
+            email_from=emails_from[0] if emails_from else outgoing["email_from"],
+            email_to=outgoing["email_to"], subject=outgoing["subject"], body=outgoing["body"],
+            body_alternative=outgoing["body_alternative"], email_cc=outgoing["email_cc"],
+            reply_to=outgoing["reply_to"], message_id=outgoing["message_id"],
+            references=outgoing["references"], subtype="html", subtype_alternative="plain",
+            headers=outgoing["headers"],
+            attachments=[(a.name, a.raw, a.mimetype)
+                         for a in mailing.attachment_ids.sudo().sorted("id")],
+        )
+        _from, rcpt_to, message = IrMailServer._prepare_email_message(message, None)
+        return verp, rcpt_to, flatten(message)
+
+    def test_messages_are_the_ones_the_host_would_build(self):
+        """Same fields, structure, bodies and attachments as the host's build_email."""
+        people = self.env["res.partner"].create([
+            {"name": 'Zoë Ünïcødé, "Q" Person with a rather long name indeed',
+             "email": "zoe@example.com"},
+            {"name": "Ада Лавлейс", "email": "Ada@Example.com"},
+        ])
+        files = self.env["ir.attachment"].create([
+            {"name": "rapport été — final.pdf", "raw": bytes(range(256)) * 20,
+             "mimetype": "application/pdf"},
+            {"name": "notes.txt", "raw": b"hello\n", "mimetype": "text/plain"},
+        ])
+        mailing = self.make_mailing(
+            people, subject="Nouvelles pour {{ object.name }} — été ☀",
+            email_from="Équipe News <news@example.org>", reply_to_mode="new",
+            reply_to="Réponses <replies@example.org>",
+            attachment_ids=[Command.set(files.ids)],
+            body_html='<p>Dear <t t-out="object.name"/>, <a href="https://example.com/read">'
+                      'read</a>, <a href="/view">online</a> or <a href="/unsubscribe_from_list">'
+                      'unsubscribe</a>.</p>' + "<p>été</p>" * 20,
+        )
+        contacts = self.env["mailing.list"].create({"name": "Readers", "contact_ids": [
+            Command.create({"name": "Élise List", "email": "elise@example.com"})]})
+        by_list = self.make_mailing(
+            self.env["res.partner"], subject="Liste ☀",
+            mailing_model_id=self.env["ir.model"]._get_id("mailing.list"),
+            contact_list_ids=[Command.set(contacts.ids)],
+            mailing_domain=repr([("list_ids", "in", contacts.ids)]),
+        )
+        worker = _Worker(self.env["mailing.mailing"].sudo(), "send")
+        try:
+            for item in (mailing, by_list):
+                item._civimail_start()
+                traces = worker.claim_batch(item)  # as the job: each with its mail id
+                self.assertTrue(traces)
+                composer = item._civimail_composer()
+                values = composer._prepare_mail_values(traces.mapped("res_id"))
+                route = worker.route(item, *worker.server_for(item))
+                for trace in traces:
+                    ours = worker.build(item, trace, values[trace.res_id], route, probe=True)
+                    host = self.host_message(worker, item, trace, values[trace.res_id], route)
+                    self.assertEqual(ours[:2], host[:2])
+                    self.assertLessEqual(max(len(line) for line in ours[2].split(b"\r\n")), 998)
+                    self.assertEqual(message_summary(parse(ours[2])),
+                                     message_summary(parse(host[2])))
+            # The probe found the host's preparation equal: no mailing fell back to it.
+            self.assertFalse(worker.host_rendering)
+        finally:
+            worker.close()
+        received = message_summary(parse(ours[2]))
+        self.assertEqual(received["addresses"]["To"], [("", "elise@example.com")])
+        self.assertEqual(received["text"]["Subject"], "Liste ☀")
+
+    def test_attachments_are_sent_with_every_message(self):
+        files = self.env["ir.attachment"].create([
+            {"name": "été.pdf", "raw": b"%PDF-1.4 fake", "mimetype": "application/pdf"},
+            {"name": "agenda.ics", "raw": b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+             "mimetype": "text/calendar"},
+        ])
+        mailing = self.make_mailing(attachment_ids=[Command.set(files.ids)])
+        mailing.action_put_in_queue()
+        self.run_job()
+        received = self.sink.wait_for(4)
+        for item in received:
+            self.assertEqual(
+                [(part.get_filename(), part.get_payload(decode=True)) for part in
+                 item.message.iter_attachments()],
+                [("été.pdf", b"%PDF-1.4 fake"),
+                 ("agenda.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")])
+        # No copy of the files is left behind.
+        self.assertEqual(self.env["ir.attachment"].search_count(
+            [("name", "in", files.mapped("name"))]), 2)
+
+    def test_a_mailing_without_a_from_address_is_not_sent(self):
+        mailing = self.make_mailing()
+        mailing.action_put_in_queue()
+        mailing.email_from = "News, no address"
+        log = self.run_job()
+        self.assertEqual(mailing.state, "draft")
+        self.assertIn("Send From", mailing.civimail_message)
+        self.assertIn("Send From", log.message)
+        self.assertEqual(self.sink.count(), 0)
+
+    def test_a_message_without_from_falls_back_as_the_host_does(self):
+        mailing = self.make_mailing(self.partners[:1])
+        mailing._civimail_start()
+        trace = self.traces(mailing)
+        worker = _Worker(self.env["mailing.mailing"].sudo(), "send")
+        try:
+            values = mailing._civimail_composer()._prepare_mail_values([trace.res_id])
+            values = {**values[trace.res_id], "email_from": False}
+            built = worker.build(mailing, trace, values, worker.route(mailing, self.server,
+                                                                        mailing.email_from))
+        finally:
+            worker.close()
+        default_from = self.env["ir.mail_server"]._get_default_from_address()
+        if default_from:  # the host writes its default sender
+            self.assertEqual(parse(built[2])["From"].addresses[0].addr_spec,
+                             tools.email_normalize(default_from))
+        else:  # the host refuses, and the trace fails as the host's queue would say
+            self.assertEqual(built, _Failure(
+                "mail_from_missing", self.env["ir.mail_server"].NO_FOUND_FROM))
+
     def test_the_host_queue_leaves_email_mailings_to_civimail(self):
         mailing = self.make_mailing()
         mailing.action_put_in_queue()
@@ -150,7 +305,7 @@ class TestSendMailings(SendCaseMixin, CivimailCase):
         self.assertEqual(mailing.state, "draft")
 
     def test_missing_bounce_account_names_the_setting(self):
-        self.account.active = False
+        self.env["civimail.mail.account"].search([("usage", "=", "bounce")]).active = False
         with self.assertRaisesRegex(UserError, "bounce account"):
             self.make_mailing().action_put_in_queue()
 
