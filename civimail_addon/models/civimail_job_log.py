@@ -82,6 +82,16 @@ class CivimailJobLog(models.Model):
             log.display_name = labels.get(log.job, log.job)
 
     @api.model
+    def _action_for_job(self, job):
+        """The job log, showing the runs of ``job`` only."""
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "civimail_addon.civimail_job_log_action"
+        )
+        action["domain"] = [("job", "=", job)]
+        action["context"] = {}
+        return action
+
+    @api.model
     def _job_runners(self):
         """Map each job to the method doing its work.
 

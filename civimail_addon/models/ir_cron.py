@@ -28,9 +28,4 @@ class IrCron(models.Model):
 
     def action_open_civimail_job_logs(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "civimail_addon.civimail_job_log_action"
-        )
-        action["domain"] = [("job", "=", self.civimail_job)]
-        action["context"] = {}
-        return action
+        return self.env["civimail.job.log"]._action_for_job(self.civimail_job)

@@ -93,9 +93,4 @@ class CivimailJobStatus(models.Model):
     def action_open_job_log(self):
         """The runs of this job, newest first."""
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "civimail_addon.civimail_job_log_action"
-        )
-        action["domain"] = [("job", "=", self.job)]
-        action["context"] = {}
-        return action
+        return self.env["civimail.job.log"]._action_for_job(self.job)
