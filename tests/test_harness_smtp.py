@@ -2,6 +2,7 @@
 
 import json
 import smtplib
+import socket
 import ssl
 import subprocess
 import sys
@@ -100,6 +101,45 @@ def test_many_messages_on_one_connection(smtp_sink):
     messages = smtp_sink.wait_for(count)
     assert [m.rcpt_tos[0] for m in messages] == [f"r{n}@example.net" for n in range(count)]
 
+
+
+def test_data_read_by_blocks_keeps_every_line_and_its_dots(smtp_sink):
+    """Lines starting with dots, a line of one dot and a large body come back as sent."""
+    body = b"".join(f"line {n:06d} {'x' * 60}\r\n".encode() for n in range(5000))
+    raw = (b".Starts with a dot\r\nSubject: dots\r\n\r\n.\r\n..\r\n...end\r\nmiddle.\r\n"
+           + body + b".")
+    with smtplib.SMTP(smtp_sink.host, smtp_sink.port, timeout=5) as client:
+        client.sendmail("bounce@example.org", ["a@example.net"], raw)
+    [message] = smtp_sink.wait_for(1)
+    assert message.data == raw + b"\r\n"  # smtplib ends the data with a line break
+
+
+def test_data_then_next_command_in_one_write(smtp_sink):
+    """What follows the end of DATA in the same packet is the next command, not data."""
+    with socket.create_connection((smtp_sink.host, smtp_sink.port), timeout=5) as conn:
+        replies = conn.makefile("rb")
+
+        def reply():
+            line = replies.readline()
+            while line[3:4] == b"-":
+                line = replies.readline()
+            return line
+
+        assert reply().startswith(b"220")
+        for command in (b"EHLO client", b"MAIL FROM:<bounce@example.org>",
+                        b"RCPT TO:<a@example.net>", b"DATA"):
+            conn.sendall(command + b"\r\n")
+            reply()
+        conn.sendall(b"Subject: one\r\n\r\nbody\r\n.\r\nMAIL FROM:<next@example.org>\r\n")
+        assert reply().startswith(b"250 2.0.0")
+        assert reply().startswith(b"250")  # MAIL FROM of the next transaction
+        for command in (b"RCPT TO:<b@example.net>", b"DATA", b".", b"QUIT"):
+            conn.sendall(command + b"\r\n")
+            reply()
+    first, second = smtp_sink.wait_for(2)
+    assert first.data == b"Subject: one\r\n\r\nbody\r\n"
+    assert (second.mail_from, second.rcpt_tos, second.data) == ("next@example.org",
+                                                                ["b@example.net"], b"")
 
 def test_clear_forgets_messages(smtp_sink):
     with smtplib.SMTP(smtp_sink.host, smtp_sink.port, timeout=5) as client:
