@@ -356,12 +356,22 @@ def attachment_part(filename: str, content: bytes, mimetype: str | None = None) 
     return head.encode("ascii") + body
 
 
+_ENCODED = (b"Content-Transfer-Encoding: base64\r\n",
+            b"Content-Transfer-Encoding: quoted-printable\r\n")
+
+
 def _boundary(*parts: bytes) -> str:
-    """A boundary none of ``parts`` contains ("=_" never occurs in QP or base64)."""
+    """A boundary none of ``parts`` contains.
+
+    "=_" never occurs in base64 or quoted-printable text (RFC 2045, 6.7):
+    only the parts kept as they are need looking into.
+    """
+    plain = [part for part in parts
+             if not any(cte in part[:part.find(b"\r\n\r\n")] for cte in _ENCODED)]
     while True:
         boundary = f"=_{secrets.token_hex(16)}"
         marker = boundary.encode("ascii")
-        if not any(marker in part for part in parts):
+        if not any(marker in part for part in plain):
             return boundary
 
 

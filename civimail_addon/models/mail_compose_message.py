@@ -17,7 +17,7 @@ class MailComposeMessage(models.TransientModel):
 
     With ``civimail_sending`` in the context, the rendering stays the host's
     but does once per batch what the host repeats for each recipient, and
-    checks that the result is the host's (see the two methods below).
+    checks that the result is the host's (see the methods below).
     """
 
     _inherit = "mail.compose.message"
@@ -37,6 +37,13 @@ class MailComposeMessage(models.TransientModel):
         return super(
             MailComposeMessage, self.with_context(civimail_link_cache={})
         )._prepare_mail_values(res_ids)
+
+    def _prepare_mail_values_mailing_traces(self, mail_values_all):
+        # The job's traces exist already: the host's values for new ones
+        # (recipients normalized once more) would be dropped.
+        if self.env.context.get("civimail_sending"):
+            return {}
+        return super()._prepare_mail_values_mailing_traces(mail_values_all)
 
     @api.model
     def _render_template_qweb_regex(self, template_src, model, res_ids):

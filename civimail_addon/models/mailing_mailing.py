@@ -14,6 +14,7 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extras
 import werkzeug.urls
+from markupsafe import Markup
 from odoo import Command, api, fields, models, sql_db, tools
 from odoo.addons.mail.models.mail_mail import _UNFOLLOW_REGEX
 from odoo.exceptions import UserError
@@ -350,10 +351,11 @@ class _Worker:
 
     Crash safety: a worker holds an advisory lock named by its claim number
     for its whole run. It claims traces in committed batches (``process``,
-    with its number), and records each accepted message on a cursor of its
-    own committed right after the server's reply, so a kill loses at most the
-    transaction in flight. Traces left ``process`` by a worker whose lock is
-    gone are put back in the queue by the next run.
+    with its number), and records each accepted message on a connection of
+    its own, committed before the next message can be accepted (before its
+    DATA), so a kill loses at most the transaction in flight. Traces left
+    ``process`` by a worker whose lock is gone are put back in the queue by
+    the next run.
 
     Speed: a batch is rendered by the host's composer in one go, each message
     written straight to bytes (``engine.sending.assemble``) from what the host
@@ -698,8 +700,12 @@ class _Worker:
                     if item["raw"] is not False
                 ),
                 "base_url": mailing.get_base_url(),
-                "mail_base_url": self.env["mail.mail"].get_base_url(),
+                "links_prefix": werkzeug.urls.url_join(
+                    mailing.get_base_url(), f"mailing/{mailing.id}/"),
+                "tracking_prefix": werkzeug.urls.url_join(
+                    self.env["mail.mail"].get_base_url(), "mail/track/"),
                 "alias_domains": {},
+                "from": {},
             }
             self.contexts[mailing.id] = context
         return context
@@ -741,8 +747,7 @@ class _Worker:
             **({"domain_notifications_email": notifications} if notifications else {}),
         )
         # As the host's mail queue, then its build_email, would write them.
-        emails_from = tools.mail.email_split_and_format_normalize(email["email_from"])
-        email_from = (emails_from[0] if emails_from else email["email_from"]) \
+        email_from = self.header_from(context, email["email_from"]) \
             or notifications or IrMailServer._get_default_from_address()
         if not email_from:
             return _Failure("mail_from_missing", IrMailServer.NO_FOUND_FROM)
@@ -770,6 +775,15 @@ class _Worker:
         # The envelope sender is always the VERP address: bounces name the trace.
         return verp, rcpt_to, data
 
+    @staticmethod
+    def header_from(context, email_from):
+        """The From the host's mail queue writes for ``email_from`` (the same for a mailing)."""
+        cache = context["from"]
+        if email_from not in cache:
+            emails_from = tools.mail.email_split_and_format_normalize(email_from)
+            cache[email_from] = emails_from[0] if emails_from else email_from
+        return cache[email_from]
+
     def outgoing(self, mailing, trace, values, verp, context):
         """What the host's mail.mail would prepare for this trace, without creating one.
 
@@ -791,10 +805,9 @@ class _Worker:
                                         wrapper(href.replace(url, f"{url}/m/{trace.id}")))
             mail_id = trace.mail_mail_id_int
             token = self.env["mail.mail"]._generate_mail_recipient_token(mail_id)
-            tracking_url = werkzeug.urls.url_join(
-                context["mail_base_url"], f"mail/track/{mail_id}/{token}/blank.gif")
-            body = tools.mail.append_content_to_html(
-                body, f'<img src="{tracking_url}"/>', plaintext=False)
+            # url_join(base, "mail/track/<id>/<token>/blank.gif"), its base joined once
+            tracking_url = f"{context['tracking_prefix']}{mail_id}/{token}/blank.gif"
+            body = _append_html(body, f'<img src="{tracking_url}"/>')
         try:
             headers = ast.literal_eval(values["headers"]) if values.get("headers") else {}
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -864,11 +877,9 @@ class _Worker:
             "email": email_to,
             "hash_token": mailing._generate_mailing_recipient_token(res_id, email_to),
         })
-        return {
-            route: werkzeug.urls.url_join(
-                context["base_url"], f"mailing/{mailing.id}/{route}?{params}")
-            for route in ("confirm_unsubscribe", "unsubscribe_oneclick", "view")
-        }
+        # url_join(base, "mailing/<id>/<route>?..."), its base joined once
+        return {route: f"{context['links_prefix']}{route}?{params}"
+                for route in ("confirm_unsubscribe", "unsubscribe_oneclick", "view")}
 
     def outgoing_host(self, mailing, trace, values, route, verp):
         """What the host's mail.mail prepares for this trace: the same as ``outgoing``, slower."""
@@ -1047,6 +1058,28 @@ class _Worker:
                 "civimail_claim": 0, "failure_reason": delivery.response,
                 "civimail_next_try": now + timedelta(seconds=self.policy.delay(attempts)),
             })
+
+
+# A tag whose name is not all lower case (or might not be).
+_UPPER_TAG = re.compile(r"</?\w*[^\W\d_a-z]\w*[ >]")
+
+
+def _append_html(html, content):
+    """``tools.mail.append_content_to_html(html, content, plaintext=False)``, faster.
+
+    The host's function lower-cases every tag name of ``html`` with a Python
+    call per tag; when they all are lower case already that changes nothing,
+    and ``content`` (the tracking pixel) is inserted as it would insert it.
+    """
+    if _UPPER_TAG.search(html) or re.search(r"(?i)</?(?:html|body|head|!\s*DOCTYPE)", content):
+        return tools.mail.append_content_to_html(html, content, plaintext=False)
+    content = f"\n{content}\n"
+    index = html.find("</body>")
+    if index == -1:
+        index = html.find("</html>")
+    if index == -1:
+        return Markup(f"{html}{content}")  # noqa: S704 - as the host's: html is the body
+    return Markup(f"{html[:index]}{content}{html[index:]}")  # noqa: S704 - as the host's
 
 
 MARK_SENT = (
