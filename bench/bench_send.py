@@ -7,19 +7,25 @@ One database, the same N contact recipients, the same SMTP sink (harness):
 (b) CiviMail's job, one worker;
 (c) CiviMail's job, two concurrent workers: rate and duplicate deliveries.
 
-Each phase runs in its own odoo-bin shell process, so its peak memory (max
+Each phase runs in its own odoo-bin shell processes, so its peak memory (max
 RSS) is its own. Rates are end to end: from "send" to the last message
-accepted by the sink, traces written.
+accepted by the sink, traces written. The CPU time each message costs the
+sender, the sink and PostgreSQL is printed too: on one machine their sum
+bounds what two workers can reach.
 
     .venv/bin/python bench/bench_send.py [-n 10000] [--keep-db]
 """
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,15 +63,16 @@ print("MAILING", mailing.id)
 
 HOST = """
 import json, resource, time
+time.sleep(max(0.0, {start_at} - time.time()))
 mailing = env["mailing.mailing"].browse({mailing})
-started = time.time()
+started, cpu_started = time.time(), time.process_time()
 mailing.action_send_mail()
 env.cr.commit()
 while env["mail.mail"].search_count([("state", "=", "outgoing"), ("mailing_id", "=", mailing.id)]):
     env["mail.mail"].process_email_queue()
     env.cr.commit()
-ended = time.time()
-print("RESULT", json.dumps({{"start": started, "end": ended,
+ended, cpu = time.time(), time.process_time() - cpu_started
+print("RESULT", json.dumps({{"start": started, "end": ended, "cpu_s": cpu,
       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
@@ -76,13 +83,14 @@ env.cr.commit()
 
 JOB = """
 import json, resource, time
-started = time.time()
+time.sleep(max(0.0, {start_at} - time.time()))
+started, cpu_started = time.time(), time.process_time()
 log = env["civimail.job.log"]._run_job(
     "send_mailings", origin="cli")
 env.cr.commit()
-ended = time.time()
+ended, cpu = time.time(), time.process_time() - cpu_started
 print("RESULT", json.dumps({{"start": started, "end": ended, "status": log.status,
-      "message": log.message,
+      "message": log.message, "cpu_s": cpu,
       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
@@ -103,11 +111,56 @@ def shell(odoo, dbname, script, background=False):
     return result.stdout
 
 
+def servers_cpu(sink):
+    """CPU seconds used so far by the SMTP sink and by PostgreSQL (ended backends included)."""
+    sink_process = psutil.Process(sink.pid)
+    times = sink_process.cpu_times()
+    cpu = {"sink": times.user + times.system, "postgres": 0.0}
+    for process in psutil.process_iter(["name", "ppid"]):
+        if process.info["name"] != "postgres":
+            continue
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            cpu["postgres"] += times.user + times.system
+            if process.parent().name() != "postgres":  # the postmaster: its ended children
+                cpu["postgres"] += times.children_user + times.children_system
+    return cpu
+
+
 def value(output, tag):
     for line in output.splitlines():
         if line.startswith(tag + " "):
             return line[len(tag) + 1:]
     raise RuntimeError(f"no {tag} in output:\n{output[-2000:]}")
+
+
+def phase(odoo, dbname, sink, script, processes=1):
+    """Send a new mailing by ``script`` in ``processes`` Odoo shells: the figures, all in all."""
+    sink.clear()
+    mailing = int(value(shell(odoo, dbname, MAILING), "MAILING"))
+    if script is JOB:
+        shell(odoo, dbname, QUEUE.format(mailing=mailing))
+    before = servers_cpu(sink)
+    # Processes started together wait for one moment once Odoo is loaded, so
+    # that two workers are measured sending, not one waiting for the other to load.
+    start_at = time.time() + (15 if processes > 1 else 0)
+    running = [shell(odoo, dbname, script.format(mailing=mailing, start_at=start_at),
+                     background=True) for _ in range(processes)]
+    outs = []
+    for process in running:
+        stdout, stderr = process.communicate(timeout=7200)
+        if process.returncode != 0:
+            raise RuntimeError(stderr[-3000:])
+        outs.append(json.loads(value(stdout, "RESULT")))
+    counts = Counter(r for m in sink.messages() for r in m.rcpt_tos)
+    after = servers_cpu(sink)
+    return {"start": min(o["start"] for o in outs), "end": max(o["end"] for o in outs),
+            "spread_s": max(o["start"] for o in outs) - min(o["start"] for o in outs),
+            "rss_mb": max(o["rss_mb"] for o in outs),
+            "cpu_s": {"sender": sum(o["cpu_s"] for o in outs),
+                      **{name: after[name] - before[name] for name in after}},
+            "delivered": sum(counts.values()),
+            "duplicates": sum(n - 1 for n in counts.values())}
 
 
 def main():
@@ -122,35 +175,9 @@ def main():
             print(f"installing {dbname} and creating {args.n} contacts...", flush=True)
             odoo.install(dbname)
             shell(odoo, dbname, SETUP.format(host=sink.host, port=sink.port, count=args.n))
-            results = {}
-
-            sink.clear()
-            mailing = int(value(shell(odoo, dbname, MAILING), "MAILING"))
-            out = json.loads(value(shell(odoo, dbname, HOST.format(mailing=mailing)), "RESULT"))
-            results["a"] = {**out, "delivered": sink.count()}
-
-            sink.clear()
-            mailing = int(value(shell(odoo, dbname, MAILING), "MAILING"))
-            shell(odoo, dbname, QUEUE.format(mailing=mailing))
-            out = json.loads(value(shell(odoo, dbname, JOB.format()), "RESULT"))
-            results["b"] = {**out, "delivered": sink.count()}
-
-            sink.clear()
-            mailing = int(value(shell(odoo, dbname, MAILING), "MAILING"))
-            shell(odoo, dbname, QUEUE.format(mailing=mailing))
-            workers = [shell(odoo, dbname, JOB.format(), background=True) for _ in range(2)]
-            outs = []
-            for worker in workers:
-                stdout, stderr = worker.communicate(timeout=7200)
-                if worker.returncode != 0:
-                    raise RuntimeError(stderr[-3000:])
-                outs.append(json.loads(value(stdout, "RESULT")))
-            counts = Counter(r for m in sink.messages() for r in m.rcpt_tos)
-            results["c"] = {"start": min(o["start"] for o in outs),
-                            "end": max(o["end"] for o in outs),
-                            "rss_mb": max(o["rss_mb"] for o in outs),
-                            "delivered": sum(counts.values()),
-                            "duplicates": sum(n - 1 for n in counts.values())}
+            results = {"a": phase(odoo, dbname, sink, HOST),
+                       "b": phase(odoo, dbname, sink, JOB),
+                       "c": phase(odoo, dbname, sink, JOB, processes=2)}
         finally:
             if not args.keep_db:
                 odoo.drop_database(dbname)
@@ -165,6 +192,17 @@ def main():
         print(f"({key}) {label:26s} {rate(key):8.1f} msg/s  "
               f"{item['end'] - item['start']:7.1f} s  peak RSS {item['rss_mb']:6.0f} MB  "
               f"delivered {item['delivered']}")
+    # What each message costs the machine: with every process on it, its
+    # cores bound the rate of (c) to cores / (sender + sink + PostgreSQL).
+    print(f"CPU per message, ms    {'sender':>8s} {'sink':>6s} {'PostgreSQL':>10s}   "
+          f"bound on {psutil.cpu_count()} cores")
+    for key in "abc":
+        cpu_ms = {name: 1000 * seconds / args.n for name, seconds in results[key]["cpu_s"].items()}
+        bound = psutil.cpu_count() * 1000 / sum(cpu_ms.values())
+        print(f"({key}) {'':18s} {cpu_ms['sender']:8.2f} {cpu_ms['sink']:6.2f} "
+              f"{cpu_ms['postgres']:10.2f}   {bound:7.1f} msg/s")
+    if results["c"]["spread_s"] > 0.5:
+        print(f"warning: the workers of (c) started {results['c']['spread_s']:.1f} s apart")
     print(f"(b)/(a) = {rate('b') / rate('a'):.1f}x   (c)/(b) = {rate('c') / rate('b'):.2f}x   "
           f"duplicates in (c): {results['c']['duplicates']}")
 
