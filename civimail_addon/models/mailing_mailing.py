@@ -14,7 +14,6 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extras
 import werkzeug.urls
-from markupsafe import Markup
 from odoo import Command, api, fields, models, sql_db, tools
 from odoo.addons.mail.models.mail_mail import _UNFOLLOW_REGEX
 from odoo.exceptions import UserError
@@ -807,7 +806,8 @@ class _Worker:
             token = self.env["mail.mail"]._generate_mail_recipient_token(mail_id)
             # url_join(base, "mail/track/<id>/<token>/blank.gif"), its base joined once
             tracking_url = f"{context['tracking_prefix']}{mail_id}/{token}/blank.gif"
-            body = _append_html(body, f'<img src="{tracking_url}"/>')
+            body = tools.mail.append_content_to_html(
+                body, f'<img src="{tracking_url}"/>', plaintext=False)
         try:
             headers = ast.literal_eval(values["headers"]) if values.get("headers") else {}
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -1058,28 +1058,6 @@ class _Worker:
                 "civimail_claim": 0, "failure_reason": delivery.response,
                 "civimail_next_try": now + timedelta(seconds=self.policy.delay(attempts)),
             })
-
-
-# A tag whose name is not all lower case (or might not be).
-_UPPER_TAG = re.compile(r"</?\w*[^\W\d_a-z]\w*[ >]")
-
-
-def _append_html(html, content):
-    """``tools.mail.append_content_to_html(html, content, plaintext=False)``, faster.
-
-    The host's function lower-cases every tag name of ``html`` with a Python
-    call per tag; when they all are lower case already that changes nothing,
-    and ``content`` (the tracking pixel) is inserted as it would insert it.
-    """
-    if _UPPER_TAG.search(html) or re.search(r"(?i)</?(?:html|body|head|!\s*DOCTYPE)", content):
-        return tools.mail.append_content_to_html(html, content, plaintext=False)
-    content = f"\n{content}\n"
-    index = html.find("</body>")
-    if index == -1:
-        index = html.find("</html>")
-    if index == -1:
-        return Markup(f"{html}{content}")  # noqa: S704 - as the host's: html is the body
-    return Markup(f"{html[:index]}{content}{html[index:]}")  # noqa: S704 - as the host's
 
 
 MARK_SENT = (
