@@ -116,7 +116,7 @@ def servers_cpu(sink):
     sink_process = psutil.Process(sink.pid)
     times = sink_process.cpu_times()
     cpu = {"sink": times.user + times.system, "postgres": 0.0}
-    for process in psutil.process_iter(["name", "ppid"]):
+    for process in psutil.process_iter(["name"]):
         if process.info["name"] != "postgres":
             continue
         with contextlib.suppress(psutil.Error):
