@@ -9,13 +9,12 @@ from ..engine.deliverability import (
     DEFAULT_DOMAIN_BLOCKLISTS,
     DEFAULT_IP_BLOCKLISTS,
     ERROR,
-    UNKNOWN,
-    WARNING,
+    MESSAGES,
+    PHRASE_PARAMS,
     Checker,
-    CheckResult,
     dnsquery,
+    sending_ips,
 )
-from . import deliverability_messages
 from .civimail_job_log import DEFAULT_RETENTION_DAYS, RETENTION_PARAM
 
 NAMESERVERS_PARAM = "civimail_addon.dns_nameservers"
@@ -49,6 +48,13 @@ SEVERITY = {status: index for index, (status, _label) in enumerate(STATUSES)}
 def split_list(text):
     """Items of a comma- or space-separated setting."""
     return [item for item in re.split(r"[\s,;]+", text or "") if item]
+
+
+class _Values(dict):
+    """Placeholder values; a placeholder a translation misspells stays visible."""
+
+    def __missing__(self, key):
+        return "{" + key + "}"
 
 
 class CivimailDeliverabilityCheck(models.Model):
@@ -98,14 +104,30 @@ class CivimailDeliverabilityCheck(models.Model):
         for check in self:
             check.severity = SEVERITY.get(check.status, len(SEVERITY))
 
-    @api.depends("message_key", "message_values", "message_en", "fix_en")
+    @api.depends("check", "message_key", "message_values", "message_en", "fix_en")
     @api.depends_context("lang")
     def _compute_message(self):
+        """The engine's templates in the reader's language; English when none matches."""
         for check in self:
-            rendered = deliverability_messages.render(
-                self.env, check.check, check.message_key, check.message_values
-            )
-            check.message, check.fix = rendered or (check.message_en, check.fix_en)
+            templates = MESSAGES.get(check.check, {}).get(check.message_key or "")
+            if templates is None:
+                check.message, check.fix = check.message_en, check.fix_en
+                continue
+            values = dict(check.message_values or {})
+            for name in PHRASE_PARAMS:
+                if isinstance(values.get(name), str):
+                    values[name] = self.env._(values[name])
+            check.message, check.fix = (self._render_template(t, values) for t in templates)
+
+    @api.model
+    def _render_template(self, template, values):
+        """An engine template (marked with ``_lt``) translated, its placeholders filled."""
+        if not template:
+            return ""
+        try:
+            return self.env._(template).format_map(_Values(values))
+        except (ValueError, IndexError, KeyError, AttributeError):
+            return template.format_map(_Values(values))  # a translation with broken braces
 
     @api.depends("check", "subject", "detail")
     def _compute_display_name(self):
@@ -177,39 +199,23 @@ class CivimailDeliverabilityCheck(models.Model):
 
     @api.model
     def _sending_ips(self, servers, resolver):
-        """({ip: servers}, [(server, status, key, values)]) of the servers' sending IPs.
+        """({ip: servers}, [(server, CheckResult)]) of the servers' sending IPs.
 
-        The Sending IP field wins; otherwise the SMTP host's addresses, unless
-        they are local or private (a relay on the same machine or network
-        says nothing about the public address mail leaves from).
+        The Sending IP field wins; otherwise the public addresses of the SMTP
+        host (the engine's ``sending_ips`` says why it found none).
         """
         by_ip, problems = {}, []
         for server in servers:
             if server.civimail_sending_ip:
-                by_ip.setdefault(server.civimail_sending_ip.strip(), server.browse())
-                by_ip[server.civimail_sending_ip.strip()] |= server
+                ips, problem = [server.civimail_sending_ip.strip()], None
+            elif (server.smtp_host or "").strip():
+                ips, problem = sending_ips(resolver, server.smtp_host, server.name)
+            else:
                 continue
-            host = (server.smtp_host or "").strip()
-            if not host:
-                continue
-            values = {"subject": host, "value": "", "server": server.name}
-            address = dnsquery.parse_ip(host)
-            try:
-                addresses = [address] if address else dnsquery.addresses(resolver, host + ".")
-            except dnsquery.DnsTempError as error:
-                problems.append((server, UNKNOWN, "unresolved", {**values, "problem": str(error)}))
-                continue
-            if not addresses:
-                problems.append((server, UNKNOWN, "unresolved",
-                                 {**values, "problem": "no address found"}))
-                continue
-            public = [str(ip) for ip in addresses if ip.is_global]
-            if not public:
-                problems.append((server, WARNING, "private",
-                                 {**values, "value": ", ".join(map(str, addresses))}))
-            for ip in public:
-                by_ip.setdefault(ip, server.browse())
-                by_ip[ip] |= server
+            if problem:
+                problems.append((server, problem))
+            for ip in ips:
+                by_ip[ip] = by_ip.get(ip, server.browse()) | server
         return by_ip, problems
 
     # ------------------------------------------------------------------
@@ -229,21 +235,16 @@ class CivimailDeliverabilityCheck(models.Model):
         by_ip, problems = self._sending_ips(servers, checker.resolver)
         domains = self._from_domains(company)
         bounce = self._bounce_domain(company)
-        english = self.env(context={**self.env.context, "lang": "en_US"})
         rows = {}
 
         def add(result, server_ids, detail=None):
-            key, values = deliverability_messages.parse(result)
             if detail is None:
-                detail = values.get("selector") or values.get("zone") or ""
+                detail = result.params.get("selector") or result.params.get("zone") or ""
             for server_id in server_ids or [False]:
-                rows[(result.check, result.subject, detail, server_id)] = (result, key, values)
+                rows[(result.check, result.subject, detail, server_id)] = result
 
-        for server, status, key, values in problems:
-            message, fix = deliverability_messages.render(english, "sending_ip", key, values)
-            result = CheckResult("sending_ip", values["subject"], status, values["value"],
-                                 message, fix)
-            rows[("sending_ip", result.subject, "", server.id)] = (result, key, values)
+        for server, result in problems:
+            add(result, server.ids, detail="")
         # Domain checks; the IP checks below, one IP at a time, so each line
         # knows its IP and servers (SPF is checked for the bounce domain too:
         # receivers check the envelope sender).
@@ -269,13 +270,13 @@ class CivimailDeliverabilityCheck(models.Model):
             for line in Check.search([("company_id", "=", company.id)])
         }
         turned_red = written = Check.browse()
-        for row_key, (result, key, values) in rows.items():
+        for row_key, result in rows.items():
             check, subject, detail, server_id = row_key
             vals = {
                 "status": result.status,
                 "value": result.value or False,
-                "message_key": key or False,
-                "message_values": values or False,
+                "message_key": result.key or False,
+                "message_values": result.params or False,
                 "message_en": result.message,
                 "fix_en": result.fix or False,
                 "date": now,

@@ -2,14 +2,14 @@ import re
 import socket
 from unittest.mock import patch
 
+import dns.exception
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.modules import module as odoo_module
 from odoo.tests import tagged
-from odoo.tools.translate import code_translations
+from odoo.tools.translate import TranslationModuleReader, code_translations
 
-from ..engine.deliverability import blocklists, dkim, dmarc, headers, mx, rdns, spf
-from ..engine.deliverability.results import build
-from ..models import deliverability_messages
+from ..engine.deliverability import MESSAGES, dmarc, headers
+from ..engine.deliverability.dnsquery import describe
 from ..models.civimail_deliverability_check import (
     DKIM_SELECTORS_PARAM,
     DOMAIN_BLOCKLISTS_PARAM,
@@ -165,33 +165,39 @@ class TestDeliverability(CivimailMailCase):
             self.assertEqual(line.fix, "Publiez _dmarc.example.org.")
         self.assertEqual(dmarc_line.with_context(lang="en_US").message, dmarc_line.message_en)
 
-    def test_engine_templates_have_translatable_copies(self):
-        """Every engine template has its _lt copy, and each sentence parses back."""
-        english = self.env(context={"lang": "en_US"})
-        modules = {"spf": spf, "dkim": dkim, "dmarc": dmarc, "mx": mx, "rdns": rdns,
-                   "blocklists": blocklists}
-        checks = {module: check for check, module in deliverability_messages.TEMPLATE_GROUP.items()}
-        for group, module in modules.items():
-            copies = deliverability_messages.TEMPLATES[group]
-            self.assertEqual(set(copies), set(module.MESSAGES), group)
-            for key, (message, fix) in module.MESSAGES.items():
-                copy_message, copy_fix = copies[key]
-                self.assertEqual(english._(copy_message), message, (group, key))
-                self.assertEqual(english._(copy_fix) if copy_fix else "", fix, (group, key))
-                names = set(re.findall(r"\{(\w+)\}", message + fix))
-                values = {name: f"<{name} value>" for name in names}
-                values.update(subject="example.org", value="v=spf1 -all")
-                fields = {n: v for n, v in values.items() if n not in ("subject", "value")}
-                result = build(checks[group], "example.org", "ok", "v=spf1 -all",
-                               (message, fix), **fields)
-                self.assertEqual((result.message, result.fix),
-                                 (message.format(**values), fix.format(**values)))
-                parsed_key, parsed = deliverability_messages.parse(result)
-                self.assertEqual(parsed_key, key, (group, key))
-                self.assertEqual({n: parsed[n] for n in names}, {n: values[n] for n in names},
-                                 (group, key))
-        for method_result, meaning in headers.MEANINGS.items():
-            self.assertEqual(english._(deliverability_messages.MEANINGS[method_result]), meaning)
+    def test_engine_sentences_are_exported_for_translation(self):
+        """The engine's templates are the only copy: Odoo's export finds each one."""
+        sources = {
+            source for _module, _type, _name, _res_id, source, _value, _comments
+            in TranslationModuleReader(self.env.cr, modules=["civimail_addon"])
+        }
+        templates = [template for messages in MESSAGES.values()
+                     for pair in messages.values() for template in pair if template]
+        templates.extend(headers.MEANINGS.values())
+        self.assertEqual(len(MESSAGES), len(self.Check._fields["check"].selection))
+        self.assertFalse([template for template in templates if template not in sources])
+        # Phrases put into placeholders are exported too.
+        self.assertIn(describe(dns.exception.Timeout()), sources)
+
+    def test_phrases_in_placeholders_are_translated(self):
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))
+        self.addCleanup(silent.close)
+        self.params.set_param(NAMESERVERS_PARAM, f"127.0.0.1:{silent.getsockname()[1]}")
+        self.params.set_param(TIMEOUT_PARAM, "0.2")
+        self.Check._run_checks(self.company)
+        dmarc_line = self.line("dmarc", "example.org")
+        self.assertEqual(dmarc_line.message_values["problem"], "timeout")
+        self.env["res.lang"]._activate_lang("fr_FR")
+        message, _fix = dmarc.MESSAGES["dns"]
+        french = {message: "Le DMARC de {subject} n'a pas pu être vérifié ({problem}).",
+                  "timeout": "délai dépassé"}
+        translations = code_translations.python_translations
+        key = ("civimail_addon", "fr_FR")
+        with patch.dict(translations, {key: {**code_translations.get_python_translations(
+                *key), **french}}):
+            self.assertEqual(dmarc_line.with_context(lang="fr_FR").message,
+                             "Le DMARC de example.org n'a pas pu être vérifié (délai dépassé).")
 
     def test_ip_listed_on_a_blocklist(self):
         bad = self.bad_server()

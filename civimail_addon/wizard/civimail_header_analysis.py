@@ -3,7 +3,7 @@ from datetime import timezone
 from odoo import fields, models
 
 from ..engine.deliverability import analyze_headers
-from ..models import deliverability_messages
+from ..engine.deliverability.headers import meaning_template
 
 
 class CivimailHeaderAnalysis(models.TransientModel):
@@ -48,8 +48,7 @@ class CivimailHeaderAnalysis(models.TransientModel):
             "reporter": verdict.reporter or False,
             "details": ", ".join(f"{key}={value}" for key, value in verdict.details.items())
             or False,
-            "meaning": deliverability_messages.meaning(self.env, verdict.method, verdict.result)
-            or verdict.meaning,
+            "meaning": self._meaning(verdict),
         }) for index, verdict in enumerate(report.verdicts, start=1)]
         self.write({
             "hop_ids": [fields.Command.clear(), *hops],
@@ -65,6 +64,11 @@ class CivimailHeaderAnalysis(models.TransientModel):
             "target": "new",
             "name": self.env._("Analyze Headers"),
         }
+
+    def _meaning(self, verdict):
+        """The verdict's sentence for an admin, in the reader's language."""
+        return self.env["civimail.deliverability.check"]._render_template(
+            meaning_template(verdict.method, verdict.result), {"result": verdict.result})
 
     def _summary(self, report):
         if not report.hops and not report.verdicts:

@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 
 from . import dnsquery
 from .dnsquery import DnsTempError
-from .results import ERROR, OK, UNKNOWN, build
+from .results import ERROR, OK, UNKNOWN, _lt, build
 
 DEFAULT_IP_BLOCKLISTS = ("zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org",
                          "psbl.surriel.com")
 DEFAULT_DOMAIN_BLOCKLISTS = ("dbl.spamhaus.org",)
 
 _SPAMHAUS_REFUSED = {
-    "127.255.255.252": "the query was sent to a mistyped list name",
-    "127.255.255.254": "Spamhaus refuses queries through public DNS resolvers",
-    "127.255.255.255": "Spamhaus refuses the query: too many queries from this resolver",
+    "127.255.255.252": _lt("the query was sent to a mistyped list name"),
+    "127.255.255.254": _lt("Spamhaus refuses queries through public DNS resolvers"),
+    "127.255.255.255": _lt("Spamhaus refuses the query: too many queries from this resolver"),
 }
 _DBL_CODES = {
     "127.0.1.2": "spam domain",
@@ -64,7 +64,7 @@ SPAMHAUS_ZEN = ListSpec(
 )
 SPAMHAUS_DBL = ListSpec(
     listed=_DBL_CODES,
-    refused={**_SPAMHAUS_REFUSED, "127.0.1.255": "the list takes domain names, not IPs"},
+    refused={**_SPAMHAUS_REFUSED, "127.0.1.255": _lt("the list takes domain names, not IPs")},
 )
 SPAMCOP = ListSpec(listed={"127.0.0.2": "reported as a spam source by SpamCop users"})
 BARRACUDA = ListSpec(listed={"127.0.0.2": "poor reputation at Barracuda"})
@@ -83,31 +83,33 @@ KNOWN_LISTS = {
 
 #: (message, fix) per outcome; {subject} is the IP or domain, {zone} the list.
 MESSAGES = {
-    "clean": ("{subject} is not listed on {zone}.", ""),
+    "clean": (_lt("{subject} is not listed on {zone}."), ""),
     "listed": (
-        "{subject} is listed on {zone} ({meaning}), so receivers using that list refuse "
-        "its mail.",
-        "Find and stop the cause, then request removal through the web site of {zone}.",
+        _lt("{subject} is listed on {zone} ({meaning}), so receivers using that list refuse "
+            "its mail."),
+        _lt("Find and stop the cause, then request removal through the web site of {zone}."),
     ),
     "refused": (
-        "{zone} could not be checked for {subject}: {meaning}.",
-        "Use a DNS resolver of your own (not a public one) for these checks, or a registered "
-        "access key for {zone}.",
+        _lt("{zone} could not be checked for {subject}: {meaning}."),
+        _lt("Use a DNS resolver of your own (not a public one) for these checks, or a registered "
+            "access key for {zone}."),
     ),
     "unexpected": (
-        "{zone} could not be checked for {subject}: it gave the unexpected answer {value}.",
-        "Check that {zone} is still in service and spelled correctly, or remove it from the "
-        "list of blocklists.",
+        _lt("{zone} could not be checked for {subject}: it gave the unexpected answer {value}."),
+        _lt("Check that {zone} is still in service and spelled correctly, or remove it from the "
+            "list of blocklists."),
     ),
     "no_ipv6": (
-        "{zone} does not list IPv6 addresses, so {subject} was not checked on it.",
+        _lt("{zone} does not list IPv6 addresses, so {subject} was not checked on it."),
         "",
     ),
-    "invalid": ("{subject} is not a valid IP address or domain.",
-                "Enter the public IP address or the domain to check."),
+    "invalid": (
+        _lt("{subject} is not a valid IP address or domain."),
+        _lt("Enter the public IP address or the domain to check."),
+    ),
     "dns": (
-        "{zone} could not be checked for {subject} ({problem}).",
-        "Check again later; if this persists, check that your DNS resolver can reach {zone}.",
+        _lt("{zone} could not be checked for {subject} ({problem})."),
+        _lt("Check again later; if this persists, check that your DNS resolver can reach {zone}."),
     ),
 }
 
@@ -125,14 +127,14 @@ def check_ip_blocklists(resolver, ip, zones=DEFAULT_IP_BLOCKLISTS):
     """One CheckResult per list for the sending IP."""
     address = dnsquery.parse_ip(ip)
     if address is None:
-        return [build("ip_blocklist", str(ip), ERROR, "", MESSAGES["invalid"])]
+        return [build("ip_blocklist", str(ip), ERROR, "", "invalid", messages=MESSAGES)]
     reversed_ip = dnsquery.reverse_name(address).rsplit(".", 3)[0]  # drop in-addr.arpa.
     results = []
     for zone in _zones(zones):
         spec = spec_for(zone)
         if address.version == 6 and not spec.ipv6:
             results.append(build("ip_blocklist", str(address), UNKNOWN, "",
-                                 MESSAGES["no_ipv6"], zone=zone))
+                                 "no_ipv6", messages=MESSAGES, zone=zone))
             continue
         results.append(_query(resolver, "ip_blocklist", str(address),
                               qname=f"{reversed_ip}.{zone}.", zone=zone, spec=spec))
@@ -143,7 +145,7 @@ def check_domain_blocklists(resolver, domain, zones=DEFAULT_DOMAIN_BLOCKLISTS):
     """One CheckResult per list for the From domain."""
     name = dnsquery.normalize_domain(domain)
     if not name:
-        return [build("domain_blocklist", str(domain), ERROR, "", MESSAGES["invalid"])]
+        return [build("domain_blocklist", str(domain), ERROR, "", "invalid", messages=MESSAGES)]
     return [_query(resolver, "domain_blocklist", name, qname=f"{name}.{zone}.", zone=zone,
                    spec=spec_for(zone))
             for zone in _zones(zones)]
@@ -155,7 +157,7 @@ def _zones(zones):
 
 def _query(resolver, check, subject, *, qname, zone, spec):
     def result(status, key, value="", **fields):
-        return build(check, subject, status, value, MESSAGES[key], zone=zone, **fields)
+        return build(check, subject, status, value, key, messages=MESSAGES, zone=zone, **fields)
 
     try:
         codes = sorted({record.address for record in dnsquery.lookup(resolver, qname, "A")},

@@ -13,7 +13,7 @@ import re
 
 from . import dnsquery
 from .dnsquery import DnsTempError
-from .results import ERROR, OK, UNKNOWN, WARNING, build
+from .results import ERROR, OK, UNKNOWN, WARNING, _lt, build
 
 MIN_RSA_BITS = 1024  # RFC 8301: smaller keys must not be accepted
 GOOD_RSA_BITS = 2048
@@ -22,44 +22,44 @@ _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 
 #: (message, fix) per outcome; {subject} is the domain, {selector} the selector.
 MESSAGES = {
-    "ok": ("The DKIM key of selector {selector} for {subject} is published ({details}).", ""),
+    "ok": (_lt("The DKIM key of selector {selector} for {subject} is published ({details})."), ""),
     "weak": (
-        "The DKIM key of selector {selector} for {subject} has only {bits} bits, which some "
-        "receivers consider weak.",
-        "Generate a 2048-bit RSA key, publish it under a new selector and sign with it.",
+        _lt("The DKIM key of selector {selector} for {subject} has only {bits} bits, which some "
+            "receivers consider weak."),
+        _lt("Generate a 2048-bit RSA key, publish it under a new selector and sign with it."),
     ),
     "too_weak": (
-        "The DKIM key of selector {selector} for {subject} has only {bits} bits, so receivers "
-        "ignore its signatures.",
-        "Generate a 2048-bit RSA key, publish it under a new selector and sign with it.",
+        _lt("The DKIM key of selector {selector} for {subject} has only {bits} bits, so receivers "
+            "ignore its signatures."),
+        _lt("Generate a 2048-bit RSA key, publish it under a new selector and sign with it."),
     ),
     "testing": (
-        "The DKIM key of selector {selector} for {subject} is flagged as testing (t=y), so "
-        "receivers may treat signed mail as unsigned.",
-        "Remove t=y from the key record once signing works.",
+        _lt("The DKIM key of selector {selector} for {subject} is flagged as testing (t=y), so "
+            "receivers may treat signed mail as unsigned."),
+        _lt("Remove t=y from the key record once signing works."),
     ),
     "missing": (
-        "No DKIM key is published for selector {selector} of {subject}, so receivers cannot "
-        "verify its signatures.",
-        "Publish the public key as a TXT record at {name}, as given by your mail server or "
-        "provider.",
+        _lt("No DKIM key is published for selector {selector} of {subject}, so receivers cannot "
+            "verify its signatures."),
+        _lt("Publish the public key as a TXT record at {name}, as given by your mail server or "
+            "provider."),
     ),
     "revoked": (
-        "The DKIM key of selector {selector} for {subject} is revoked (empty p=), so its "
-        "signatures fail.",
-        "Sign with a current key and publish its public key at {name}.",
+        _lt("The DKIM key of selector {selector} for {subject} is revoked (empty p=), so its "
+            "signatures fail."),
+        _lt("Sign with a current key and publish its public key at {name}."),
     ),
     "invalid": (
-        "The DKIM key record of selector {selector} for {subject} is invalid: {problem}.",
-        "Publish the record again at {name} exactly as your mail server or provider gives it.",
+        _lt("The DKIM key record of selector {selector} for {subject} is invalid: {problem}."),
+        _lt("Publish the record again at {name} exactly as your mail server or provider gives it."),
     ),
     "dns": (
-        "The DKIM key of selector {selector} for {subject} could not be checked ({problem}).",
-        "Check again later; if this persists, make sure the DNS servers of {subject} answer.",
+        _lt("The DKIM key of selector {selector} for {subject} could not be checked ({problem})."),
+        _lt("Check again later; if this persists, make sure the DNS servers of {subject} answer."),
     ),
     "no_selector": (
-        "No DKIM selector is configured for {subject}, so its DKIM keys were not checked.",
-        "Enter the DKIM selector your mail server or provider signs with for {subject}.",
+        _lt("No DKIM selector is configured for {subject}, so its DKIM keys were not checked."),
+        _lt("Enter the DKIM selector your mail server or provider signs with for {subject}."),
     ),
 }
 
@@ -121,7 +121,7 @@ def check_selector(resolver, domain, selector):
     name = f"{selector}._domainkey.{domain}"
 
     def result(status, key, value="", **fields):
-        return build("dkim", domain, status, value, MESSAGES[key], selector=selector,
+        return build("dkim", domain, status, value, key, messages=MESSAGES, selector=selector,
                      name=name, **fields)
 
     try:
@@ -132,11 +132,11 @@ def check_selector(resolver, domain, selector):
     keys = [(text, tags) for text, tags in keys if tags is not None and "p" in tags]
     if not keys:
         if records:
-            return result(ERROR, "invalid", records[0], problem="it has no p= tag")
+            return result(ERROR, "invalid", records[0], problem=_lt("it has no p= tag"))
         return result(ERROR, "missing")
     if len(keys) > 1:
         return result(ERROR, "invalid", " | ".join(text for text, _tags in keys),
-                      problem="several key records are published at the same name")
+                      problem=_lt("several key records are published at the same name"))
     text, tags = keys[0]
     return _judge(result, text, tags)
 
@@ -151,19 +151,19 @@ def _judge(result, text, tags):  # noqa: PLR0911 - one exit per rule of RFC 6376
     if not tags["p"]:
         return result(ERROR, "revoked", text)
     if not _BASE64.match(tags["p"]):
-        return result(ERROR, "invalid", text, problem="p= is not valid base64")
+        return result(ERROR, "invalid", text, problem=_lt("p= is not valid base64"))
     try:
         key = base64.b64decode(tags["p"], validate=True)
     except (binascii.Error, ValueError):
-        return result(ERROR, "invalid", text, problem="p= is not valid base64")
+        return result(ERROR, "invalid", text, problem=_lt("p= is not valid base64"))
     if key_type == "ed25519":
         if len(key) != 32:
-            return result(ERROR, "invalid", text, problem="an Ed25519 key must be 32 bytes")
+            return result(ERROR, "invalid", text, problem=_lt("an Ed25519 key must be 32 bytes"))
         details = "ed25519"
     else:
         bits = rsa_key_bits(key)
         if bits is None:
-            return result(ERROR, "invalid", text, problem="p= is not an RSA public key")
+            return result(ERROR, "invalid", text, problem=_lt("p= is not an RSA public key"))
         if bits < MIN_RSA_BITS:
             return result(ERROR, "too_weak", text, bits=bits)
         if bits < GOOD_RSA_BITS:
@@ -179,5 +179,5 @@ def check_dkim(resolver, domain, selectors):
     domain = dnsquery.normalize_domain(domain) or str(domain)
     selectors = [s.strip().strip(".") for s in selectors or () if s and s.strip().strip(".")]
     if not selectors:
-        return [build("dkim", domain, UNKNOWN, "", MESSAGES["no_selector"])]
+        return [build("dkim", domain, UNKNOWN, "", "no_selector", messages=MESSAGES)]
     return [check_selector(resolver, domain, selector) for selector in dict.fromkeys(selectors)]

@@ -13,7 +13,7 @@ import re
 
 from . import dnsquery
 from .dnsquery import DnsTempError
-from .results import ERROR, OK, UNKNOWN, WARNING, build
+from .results import ERROR, OK, UNKNOWN, WARNING, _lt, build
 
 _VERSION = re.compile(r"^\s*v\s*=\s*DMARC1\s*(;|$)", re.IGNORECASE)
 _SECOND_LEVEL = {"co", "com", "net", "org", "ac", "gov", "edu", "or", "ne", "go", "gv", "mil",
@@ -23,39 +23,39 @@ POLICIES = ("none", "quarantine", "reject")
 #: (message, fix) per outcome; {subject} is the domain checked.
 MESSAGES = {
     "enforced": (
-        "{subject} has a DMARC policy ({summary}), so receivers {action}.",
+        _lt("{subject} has a DMARC policy ({summary}), so receivers {action}."),
         "",
     ),
     "monitor": (
-        "{subject} has a monitoring-only DMARC policy ({summary}): receivers report failing "
-        "mail but deliver it anyway.",
-        "Once the reports show your mailings pass DMARC, raise the policy to p=quarantine.",
+        _lt("{subject} has a monitoring-only DMARC policy ({summary}): receivers report failing "
+            "mail but deliver it anyway."),
+        _lt("Once the reports show your mailings pass DMARC, raise the policy to p=quarantine."),
     ),
     "partial": (
-        "{subject} applies its DMARC policy ({summary}) to only {pct}% of failing mail.",
-        "Set pct=100 (or remove pct) once the reports show your mailings pass DMARC.",
+        _lt("{subject} applies its DMARC policy ({summary}) to only {pct}% of failing mail."),
+        _lt("Set pct=100 (or remove pct) once the reports show your mailings pass DMARC."),
     ),
     "missing": (
-        "{subject} publishes no DMARC record, which large providers require of bulk senders.",
-        'Publish a TXT record at _dmarc.{org} such as "v=DMARC1; p=none; rua=mailto:'
-        'dmarc-reports@{org}".',
+        _lt("{subject} publishes no DMARC record, which large providers require of bulk senders."),
+        _lt('Publish a TXT record at _dmarc.{org} such as "v=DMARC1; p=none; rua=mailto:'
+            'dmarc-reports@{org}".'),
     ),
     "multiple": (
-        "{subject} publishes several DMARC records, so receivers apply none of them.",
-        "Keep a single v=DMARC1 TXT record at {name}.",
+        _lt("{subject} publishes several DMARC records, so receivers apply none of them."),
+        _lt("Keep a single v=DMARC1 TXT record at {name}."),
     ),
     "invalid": (
-        "The DMARC record of {subject} is invalid: {problem}.",
-        "Correct the record at {name}; it must start with v=DMARC1 and give p=none, "
-        "quarantine or reject.",
+        _lt("The DMARC record of {subject} is invalid: {problem}."),
+        _lt("Correct the record at {name}; it must start with v=DMARC1 and give p=none, "
+            "quarantine or reject."),
     ),
     "dns": (
-        "The DMARC record of {subject} could not be checked ({problem}).",
-        "Check again later; if this persists, make sure the DNS servers of {subject} answer.",
+        _lt("The DMARC record of {subject} could not be checked ({problem})."),
+        _lt("Check again later; if this persists, make sure the DNS servers of {subject} answer."),
     ),
 }
-_ACTIONS = {"quarantine": "send mail that fails DMARC to the spam folder",
-            "reject": "reject mail that fails DMARC"}
+_ACTIONS = {"quarantine": _lt("send mail that fails DMARC to the spam folder"),
+            "reject": _lt("reject mail that fails DMARC")}
 
 
 def organizational_domain(domain):
@@ -87,7 +87,7 @@ def check_dmarc(resolver, domain):
     name = f"_dmarc.{domain}"
 
     def result(status, key, value="", **fields):
-        return build("dmarc", domain, status, value, MESSAGES[key], org=org, name=name,
+        return build("dmarc", domain, status, value, key, messages=MESSAGES, org=org, name=name,
                      **fields)
 
     try:
@@ -120,7 +120,7 @@ def _judge(result, record, inherited):
     except ValueError:
         pct = -1
     if not 0 <= pct <= 100:
-        return result(ERROR, "invalid", record, problem="pct= is not a number from 0 to 100")
+        return result(ERROR, "invalid", record, problem=_lt("pct= is not a number from 0 to 100"))
     summary = (
         f"p={policy}, sp={tags.get('sp', policy).lower()}, pct={pct}, "
         f"adkim={tags.get('adkim', 'r').lower()}, aspf={tags.get('aspf', 'r').lower()}, "

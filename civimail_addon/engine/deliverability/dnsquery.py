@@ -17,6 +17,8 @@ import dns.nameserver
 import dns.resolver
 import dns.reversename
 
+from .results import _lt
+
 _BAD_NAME = (dns.name.EmptyLabel, dns.name.LabelTooLong, dns.name.NameTooLong,
              dns.name.BadEscape, dns.exception.SyntaxError, UnicodeError)
 
@@ -110,15 +112,15 @@ def reverse_name(ip) -> str:
 def describe(error) -> str:
     """A short reason for a DNS failure, for the result's value."""
     if isinstance(error, dns.exception.Timeout):
-        return "timeout"
+        return _lt("timeout")
     if isinstance(error, dns.resolver.NoNameservers):
         text = str(error)
         for code in ("SERVFAIL", "REFUSED", "NOTIMP", "FORMERR"):
             if code in text:
                 return code
-        return "no server answered"
+        return _lt("no server answered")
     if isinstance(error, dns.resolver.NoResolverConfiguration):
-        return "no DNS server configured"
+        return _lt("no DNS server configured")
     return error.__class__.__name__
 
 

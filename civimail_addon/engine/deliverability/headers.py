@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
+from .results import _lt
+
 METHODS = ("spf", "dkim", "dmarc")
 #: Results a verdict can have (RFC 8601 registry); anything else becomes "unknown".
 RESULTS = {
@@ -27,31 +29,31 @@ _ALIASES = {"hardfail": "fail", "tempfail": "temperror", "permfail": "permerror"
 
 #: One sentence per verdict for an admin; "*" is used when a result has none of its own.
 MEANINGS = {
-    ("spf", "pass"): "The receiver confirmed that the sending IP is allowed by the SPF "
-    "record of the envelope sender's domain.",
-    ("spf", "neutral"): "The SPF record of the envelope sender's domain makes no statement "
-    "about the sending IP, so SPF neither helps nor hurts.",
-    ("spf", "softfail"): "The SPF record of the envelope sender's domain does not list the "
-    "sending IP, so the message counts as suspicious.",
-    ("spf", "fail"): "The SPF record of the envelope sender's domain forbids the sending IP, "
-    "so receivers may reject such mail.",
-    ("spf", "none"): "The envelope sender's domain publishes no SPF record, so the message "
-    "is not SPF-authenticated.",
-    ("spf", "*"): "The receiver could not evaluate SPF ({result}), so the message is not "
-    "SPF-authenticated.",
-    ("dkim", "pass"): "The message carries a valid DKIM signature, so its signing domain is "
-    "authenticated.",
-    ("dkim", "none"): "The message was not DKIM-signed, so it relies on SPF alone.",
-    ("dkim", "*"): "The DKIM signature did not verify ({result}), so the message counts as "
-    "unsigned.",
-    ("dmarc", "pass"): "The From domain is authenticated by an aligned SPF or DKIM result, "
-    "as DMARC requires.",
-    ("dmarc", "bestguesspass"): "The message would pass DMARC, but the From domain "
-    "publishes no DMARC policy.",
-    ("dmarc", "fail"): "Neither SPF nor DKIM authenticated the From domain, so the "
-    "domain's DMARC policy applies (reporting, spam folder or rejection).",
-    ("dmarc", "none"): "The From domain publishes no DMARC policy.",
-    ("dmarc", "*"): "The receiver could not evaluate DMARC ({result}).",
+    ("spf", "pass"): _lt("The receiver confirmed that the sending IP is allowed by the SPF "
+                         "record of the envelope sender's domain."),
+    ("spf", "neutral"): _lt("The SPF record of the envelope sender's domain makes no statement "
+                            "about the sending IP, so SPF neither helps nor hurts."),
+    ("spf", "softfail"): _lt("The SPF record of the envelope sender's domain does not list the "
+                             "sending IP, so the message counts as suspicious."),
+    ("spf", "fail"): _lt("The SPF record of the envelope sender's domain forbids the sending IP, "
+                         "so receivers may reject such mail."),
+    ("spf", "none"): _lt("The envelope sender's domain publishes no SPF record, so the message "
+                         "is not SPF-authenticated."),
+    ("spf", "*"): _lt("The receiver could not evaluate SPF ({result}), so the message is not "
+                      "SPF-authenticated."),
+    ("dkim", "pass"): _lt("The message carries a valid DKIM signature, so its signing domain is "
+                          "authenticated."),
+    ("dkim", "none"): _lt("The message was not DKIM-signed, so it relies on SPF alone."),
+    ("dkim", "*"): _lt("The DKIM signature did not verify ({result}), so the message counts as "
+                       "unsigned."),
+    ("dmarc", "pass"): _lt("The From domain is authenticated by an aligned SPF or DKIM result, "
+                           "as DMARC requires."),
+    ("dmarc", "bestguesspass"): _lt("The message would pass DMARC, but the From domain "
+                                    "publishes no DMARC policy."),
+    ("dmarc", "fail"): _lt("Neither SPF nor DKIM authenticated the From domain, so the "
+                           "domain's DMARC policy applies (reporting, spam folder or rejection)."),
+    ("dmarc", "none"): _lt("The From domain publishes no DMARC policy."),
+    ("dmarc", "*"): _lt("The receiver could not evaluate DMARC ({result})."),
 }
 
 _HEADER = re.compile(r"^([!-9;-~]+)[ \t]*:[ \t]?(.*)$")
@@ -271,9 +273,13 @@ def _normalize(method, result):
     return result if result in RESULTS[method] else "unknown"
 
 
+def meaning_template(method, result):
+    """The ``MEANINGS`` template of a verdict; ``{result}`` is its placeholder."""
+    return MEANINGS.get((method, result)) or MEANINGS[(method, "*")]
+
+
 def _meaning(method, result):
-    template = MEANINGS.get((method, result)) or MEANINGS[(method, "*")]
-    return template.format(result=result)
+    return meaning_template(method, result).format(result=result)
 
 
 def parse_authentication_results(value):

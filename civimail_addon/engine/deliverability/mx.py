@@ -4,38 +4,39 @@ from __future__ import annotations
 
 from . import dnsquery
 from .dnsquery import DnsTempError
-from .results import ERROR, OK, UNKNOWN, WARNING, build
+from .results import ERROR, OK, UNKNOWN, WARNING, _lt, build
 
 #: (message, fix) per outcome; {subject} is the bounce domain.
 MESSAGES = {
-    "ok": ("{subject} receives mail through {value}.", ""),
+    "ok": (_lt("{subject} receives mail through {value}."), ""),
     "implicit": (
-        "{subject} has no MX record, so senders deliver bounces to its A/AAAA address "
-        "({value}) as an implicit MX.",
-        "Publish an MX record for {subject} naming the server that holds the bounce mailbox.",
+        _lt("{subject} has no MX record, so senders deliver bounces to its A/AAAA address "
+            "({value}) as an implicit MX."),
+        _lt("Publish an MX record for {subject} naming the server that holds the bounce mailbox."),
     ),
     "null": (
-        "{subject} publishes a null MX (RFC 7505), so it accepts no mail and bounces are lost.",
-        "Replace the null MX of {subject} with an MX naming the server that holds the bounce "
-        "mailbox, or use another bounce domain.",
+        _lt("{subject} publishes a null MX (RFC 7505), so it accepts no mail and bounces are "
+            "lost."),
+        _lt("Replace the null MX of {subject} with an MX naming the server that holds the bounce "
+            "mailbox, or use another bounce domain."),
     ),
     "unresolvable": (
-        "None of the mail servers of {subject} ({value}) has an address, so bounces cannot "
-        "be delivered.",
-        "Give the MX host names of {subject} A or AAAA records, or point the MX at a working "
-        "server.",
+        _lt("None of the mail servers of {subject} ({value}) has an address, so bounces cannot "
+            "be delivered."),
+        _lt("Give the MX host names of {subject} A or AAAA records, or point the MX at a working "
+            "server."),
     ),
     "no_mail": (
-        "{subject} has neither MX nor address records, so bounces cannot be delivered.",
-        "Publish an MX record for {subject} naming the server that holds the bounce mailbox.",
+        _lt("{subject} has neither MX nor address records, so bounces cannot be delivered."),
+        _lt("Publish an MX record for {subject} naming the server that holds the bounce mailbox."),
     ),
     "nxdomain": (
-        "The domain {subject} does not exist, so bounces cannot be delivered.",
-        "Use a bounce address at a domain you own and that receives mail.",
+        _lt("The domain {subject} does not exist, so bounces cannot be delivered."),
+        _lt("Use a bounce address at a domain you own and that receives mail."),
     ),
     "dns": (
-        "The mail servers of {subject} could not be checked ({problem}).",
-        "Check again later; if this persists, make sure the DNS servers of {subject} answer.",
+        _lt("The mail servers of {subject} could not be checked ({problem})."),
+        _lt("Check again later; if this persists, make sure the DNS servers of {subject} answer."),
     ),
 }
 
@@ -45,7 +46,7 @@ def check_mx(resolver, domain):  # noqa: PLR0911 - one exit per outcome
     domain = dnsquery.normalize_domain(domain) or str(domain)
 
     def result(status, key, value="", **fields):
-        return build("mx", domain, status, value, MESSAGES[key], **fields)
+        return build("mx", domain, status, value, key, messages=MESSAGES, **fields)
 
     try:
         records = dnsquery.lookup(resolver, domain + ".", "MX")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from . import dnsquery
 from .dnsquery import DnsTempError
-from .results import ERROR, OK, UNKNOWN, WARNING, build
+from .results import ERROR, OK, UNKNOWN, WARNING, _lt, build
 
 MAX_LOOKUPS = 10  # RFC 7208 4.6.4: include a mx ptr exists redirect
 MAX_VOID_LOOKUPS = 2
@@ -377,41 +377,43 @@ def _explain(result, ip, domain, path):
 #: (message, fix) per SPF result; {subject} is the domain, {ip} the sending IP,
 #: {ip_term} the mechanism that would authorize it (ip4:... or ip6:...).
 MESSAGES = {
-    "pass": ("The SPF record of {subject} authorizes {ip} ({mechanism}).", ""),
+    "pass": (_lt("The SPF record of {subject} authorizes {ip} ({mechanism})."), ""),
     "neutral": (
-        "The SPF record of {subject} neither authorizes nor forbids {ip}, so receivers treat "
-        "the mail as unauthenticated by SPF.",
-        "Add {ip_term} (or an include: of your mail provider) before the final all of the SPF "
-        "record of {subject}.",
+        _lt("The SPF record of {subject} neither authorizes nor forbids {ip}, so receivers treat "
+            "the mail as unauthenticated by SPF."),
+        _lt("Add {ip_term} (or an include: of your mail provider) before the final all of the SPF "
+            "record of {subject}."),
     ),
     "softfail": (
-        "The SPF record of {subject} does not list {ip} and asks receivers to treat its mail "
-        "as suspicious.",
-        "Add {ip_term} (or an include: of your mail provider) before ~all in the SPF record of "
-        "{subject}.",
+        _lt("The SPF record of {subject} does not list {ip} and asks receivers to treat its mail "
+            "as suspicious."),
+        _lt("Add {ip_term} (or an include: of your mail provider) before ~all in the SPF record of "
+            "{subject}."),
     ),
     "fail": (
-        "The SPF record of {subject} does not authorize {ip}, so receivers may reject its mail.",
-        "Add {ip_term} (or an include: of your mail provider) before -all in the SPF record of "
-        "{subject}.",
+        _lt("The SPF record of {subject} does not authorize {ip}, so receivers may reject its "
+            "mail."),
+        _lt("Add {ip_term} (or an include: of your mail provider) before -all in the SPF record of "
+            "{subject}."),
     ),
     "none": (
-        "{subject} publishes no SPF record, and large providers refuse mail that is neither "
-        "SPF- nor DKIM-authenticated.",
-        'Publish a TXT record at {subject} such as "v=spf1 mx {ip_term} -all".',
+        _lt("{subject} publishes no SPF record, and large providers refuse mail that is neither "
+            "SPF- nor DKIM-authenticated."),
+        _lt('Publish a TXT record at {subject} such as "v=spf1 mx {ip_term} -all".'),
     ),
     "permerror": (
-        "The SPF record of {subject} is broken and receivers ignore it: {explanation}",
-        "Correct the SPF record of {subject} so it is a single valid record needing at most 10 "
-        "DNS lookups.",
+        _lt("The SPF record of {subject} is broken and receivers ignore it: {explanation}"),
+        _lt("Correct the SPF record of {subject} so it is a single valid record needing at most 10 "
+            "DNS lookups."),
     ),
     "temperror": (
-        "The SPF record of {subject} could not be checked: {explanation}",
-        "Check again later; if this persists, make sure the DNS servers of {subject} answer.",
+        _lt("The SPF record of {subject} could not be checked: {explanation}"),
+        _lt("Check again later; if this persists, make sure the DNS servers of {subject} answer."),
     ),
-    "invalid": ("{subject} or {ip} is not a valid domain or IP address.",
-                "Enter the envelope sender domain and the public IP address the server sends "
-                "from."),
+    "invalid": (
+        _lt("{subject} or {ip} is not a valid domain or IP address."),
+        _lt("Enter the envelope sender domain and the public IP address the server sends from."),
+    ),
 }
 _STATUS = {"pass": OK, "neutral": WARNING, "softfail": WARNING, "fail": ERROR, "none": ERROR,
            "permerror": ERROR, "temperror": UNKNOWN}
@@ -422,12 +424,12 @@ def check_spf(resolver, domain, ip):
     parsed = dnsquery.parse_ip(ip)
     name = dnsquery.normalize_domain(domain)
     if parsed is None or not name:
-        return build("spf", name or str(domain), ERROR, "", MESSAGES["invalid"], ip=ip)
+        return build("spf", name or str(domain), ERROR, "", "invalid", messages=MESSAGES, ip=ip)
     spf = evaluate(name, parsed, resolver)
     explanation = spf.explanation if spf.explanation.endswith(".") else spf.explanation + "."
     return build(
         "spf", name, _STATUS[spf.result],
         f"{spf.result}: {spf.record}" if spf.record else spf.result,
-        MESSAGES[spf.result], ip=str(parsed), ip_term=f"ip{parsed.version}:{parsed}",
+        spf.result, messages=MESSAGES, ip=str(parsed), ip_term=f"ip{parsed.version}:{parsed}",
         mechanism=spf.mechanism, explanation=explanation,
     )
