@@ -9,7 +9,10 @@
     "website": "https://github.com/civimail-addon/civimail_addon",
     "depends": ["mail", "contacts", "mass_mailing"],
     "external_dependencies": {
-        "python": ["imapclient", "dnspython", "flufl.bounce", "regex"],
+        "python": [
+            "imapclient", "dnspython", "dkimpy", "flufl.bounce", "publicsuffixlist", "pyspf",
+            "regex",
+        ],
     },
     "data": [
         "security/civimail_security.xml",

@@ -2,7 +2,12 @@
 
 The key record at ``<selector>._domainkey.<domain>`` must parse, name a known
 key type, and carry a base64 key; an empty ``p=`` means the key was revoked.
-The RSA key size is read from the DER structure with the standard library.
+Tag lists and RSA keys are read by dkimpy (``dkim.util.parse_tag_value``,
+``dkim.crypto.parse_public_key``), the library mail servers verify DKIM with.
+Kept here: the DNS lookup (dkimpy's ``get_txt`` takes the first TXT record
+and reads SERVFAIL as "no key", where we need "several records" and "could
+not check"), and the Ed25519 check, a key length (dkimpy needs PyNaCl, a
+compiled library, only to say the same).
 """
 
 from __future__ import annotations
@@ -11,13 +16,15 @@ import base64
 import binascii
 import re
 
+from dkim.crypto import UnparsableKeyError, parse_public_key
+from dkim.util import DuplicateTag, InvalidTagSpec, parse_tag_value
+
 from . import dnsquery
 from .dnsquery import DnsTempError
 from .results import ERROR, OK, UNKNOWN, WARNING, _lt, build
 
 MIN_RSA_BITS = 1024  # RFC 8301: smaller keys must not be accepted
 GOOD_RSA_BITS = 2048
-_TAG = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*=(.*)$", re.DOTALL)
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 
 #: (message, fix) per outcome; {subject} is the domain, {selector} the selector.
@@ -65,55 +72,24 @@ MESSAGES = {
 
 
 def parse_tags(text):
-    """``{tag: value}`` of a DKIM tag list; None if it is not one."""
-    tags = {}
-    for part in text.split(";"):
-        if not part.strip():
-            continue
-        found = _TAG.match(part)
-        if not found:
-            return None
-        tags.setdefault(found.group(1).lower(), re.sub(r"\s+", "", found.group(2)))
-    return tags
+    """``{tag: value}`` of a DKIM tag list (lower-case tags, no whitespace in values).
+
+    None if it is not a tag list; raises DuplicateTag if a tag appears twice.
+    """
+    try:
+        tags = parse_tag_value(text.encode("utf-8", "replace"))
+    except InvalidTagSpec:
+        return None
+    return {name.decode("ascii", "replace").lower(): re.sub(r"\s+", "", value.decode(
+        "utf-8", "replace")) for name, value in tags.items()}
 
 
 def rsa_key_bits(key):
     """Modulus size of a DER RSA key (SubjectPublicKeyInfo or PKCS#1); None if unreadable."""
     try:
-        items = _der_sequence(key)
-        if len(items) == 2 and items[0][0] == 0x30 and items[1][0] == 0x03:
-            items = _der_sequence(items[1][1][1:])  # BIT STRING: skip the unused-bits byte
-        tag, modulus = items[0]
-    except (ValueError, IndexError):
+        return parse_public_key(key)["modulus"].bit_length()
+    except (UnparsableKeyError, IndexError, KeyError, TypeError, ValueError):
         return None
-    if tag != 0x02:
-        return None
-    return int.from_bytes(modulus, "big").bit_length()
-
-
-def _der_sequence(data):
-    """[(tag, content), ...] of the DER SEQUENCE that ``data`` starts with."""
-    tag, content, _rest = _der_item(data)
-    if tag != 0x30:
-        raise ValueError("not a SEQUENCE")
-    items = []
-    while content:
-        tag, value, content = _der_item(content)
-        items.append((tag, value))
-    return items
-
-
-def _der_item(data):
-    tag, length, offset = data[0], data[1], 2
-    if length & 0x80:
-        count = length & 0x7F
-        if not 0 < count <= 4:
-            raise ValueError("bad length")
-        length = int.from_bytes(data[2:2 + count], "big")
-        offset += count
-    if offset + length > len(data):
-        raise ValueError("truncated")
-    return tag, data[offset:offset + length], data[offset + length:]
 
 
 def check_selector(resolver, domain, selector):
@@ -128,8 +104,14 @@ def check_selector(resolver, domain, selector):
         records = dnsquery.txt_strings(resolver, name + ".")
     except DnsTempError as error:
         return result(UNKNOWN, "dns", problem=str(error))
-    keys = [(text, parse_tags(text)) for text in records]
-    keys = [(text, tags) for text, tags in keys if tags is not None and "p" in tags]
+    keys = []
+    for text in records:
+        try:
+            tags = parse_tags(text)
+        except DuplicateTag:
+            return result(ERROR, "invalid", text, problem=_lt("a tag appears twice"))
+        if tags is not None and "p" in tags:
+            keys.append((text, tags))
     if not keys:
         if records:
             return result(ERROR, "invalid", records[0], problem=_lt("it has no p= tag"))

@@ -1,23 +1,28 @@
 """DMARC (RFC 7489): the policy published at ``_dmarc.<domain>``.
 
-Without a record there, the organizational domain's record applies.  That
-domain is found by a heuristic, not the Public Suffix List: the last two
-labels, or three when the second-to-last is a common second-level label
-under a two-letter country code (``example.co.uk``).  Unusual suffixes
-(``example.pvt.k12.ma.us``) may be cut at the wrong place.
+Without a record there, the organizational domain's record applies: the
+domain one label below its public suffix (RFC 7489 3.2), found with the
+Public Suffix List as the ``publicsuffixlist`` package ships it.
+
+The record itself is read here.  checkdmarc, the maintained library that
+checks DMARC records, requires cryptography>=50 and pyOpenSSL>=26 where
+Odoo 18 pins cryptography 3.4.8 on Python 3.11, so it cannot be installed
+beside Odoo; reading ``p``, ``sp``, ``pct`` and the alignment tags takes a
+few lines.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+
+from publicsuffixlist import PublicSuffixList
 
 from . import dnsquery
 from .dnsquery import DnsTempError
 from .results import ERROR, OK, UNKNOWN, WARNING, _lt, build
 
 _VERSION = re.compile(r"^\s*v\s*=\s*DMARC1\s*(;|$)", re.IGNORECASE)
-_SECOND_LEVEL = {"co", "com", "net", "org", "ac", "gov", "edu", "or", "ne", "go", "gv", "mil",
-                 "nom", "sch", "ltd", "plc", "gen", "firm", "biz", "info"}
 POLICIES = ("none", "quarantine", "reject")
 
 #: (message, fix) per outcome; {subject} is the domain checked.
@@ -58,11 +63,15 @@ _ACTIONS = {"quarantine": _lt("send mail that fails DMARC to the spam folder"),
             "reject": _lt("reject mail that fails DMARC")}
 
 
+@functools.cache
+def _public_suffix_list():
+    return PublicSuffixList()  # reads the list the package ships, once
+
+
 def organizational_domain(domain):
-    """``mail.example.co.uk`` -> ``example.co.uk`` (heuristic, see the module docstring)."""
-    labels = domain.rstrip(".").lower().split(".")
-    keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL else 2
-    return ".".join(labels[-keep:])
+    """``mail.example.co.uk`` -> ``example.co.uk``; a public suffix is its own."""
+    name = domain.rstrip(".").lower()
+    return _public_suffix_list().privatesuffix(name) or name
 
 
 def parse_record(text):

@@ -62,12 +62,15 @@ def _nameserver(text):
     return text.strip("[]")
 
 
-def lookup(resolver, name, rdtype) -> Records:
-    """Records of ``rdtype`` at ``name`` (absolute); DnsTempError if unanswered."""
+def lookup(resolver, name, rdtype, lifetime=None) -> Records:
+    """Records of ``rdtype`` at ``name`` (absolute); DnsTempError if unanswered.
+
+    ``lifetime`` shortens the resolver's own deadline for this lookup.
+    """
     found = Records()
     try:
         qname = dns.name.from_text(name) if isinstance(name, str) else name
-        answer = resolver.resolve(qname, rdtype, search=False)
+        answer = resolver.resolve(qname, rdtype, search=False, lifetime=lifetime)
     except _BAD_NAME:
         found.nxdomain = True  # a malformed name cannot exist
         return found

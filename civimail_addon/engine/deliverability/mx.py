@@ -1,4 +1,8 @@
-"""MX of the bounce domain: bounces must be able to reach the bounce mailbox."""
+"""MX of the bounce domain: bounces must be able to reach the bounce mailbox.
+
+A few lookups, kept here: checkdmarc's MX check cannot be installed beside
+Odoo 18 (see ``dmarc``).
+"""
 
 from __future__ import annotations
 

@@ -1,46 +1,33 @@
 """SPF (RFC 7208): evaluate a domain's policy for one sending IP.
 
-``evaluate(domain, ip, resolver)`` follows check_host(): the record is parsed
-whole first (a syntax error anywhere is a permerror), mechanisms are tried in
-order, include/redirect recurse, at most 10 DNS-querying terms and 2 void
-lookups are allowed.  ``ptr`` is evaluated (permitted, though discouraged) and
-``exp=`` is ignored: the explanation returned is our own sentence.  Macros:
-s l o d i ip h v p (``%{p}`` expands to "unknown", as RFC 7208 allows).
+``evaluate(domain, ip, resolver)`` runs pyspf (module ``spf``), the reference
+implementation of RFC 7208 check_host(), against our resolver.  pyspf asks DNS
+through its module function ``spf.DNSLookup``, its one hook for another DNS
+library; this module sets it once, at import, to ``_lookup``, which uses the
+resolver of the evaluation under way (a context variable, so concurrent
+checks and other pyspf users are unaffected; without one it is pyspf's own
+lookup).  Kept here: the path of the deciding term through include and
+redirect ("include:_spf.example.net > ip4:198.51.100.0/24"), which pyspf does
+not report, RFC 7208 5.5's skipping of PTR names whose addresses cannot be
+looked up, and the check's messages.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
+import contextvars
 from dataclasses import dataclass
+
+import spf as pyspf
 
 from . import dnsquery
 from .dnsquery import DnsTempError
 from .results import ERROR, OK, UNKNOWN, WARNING, _lt, build
 
-MAX_LOOKUPS = 10  # RFC 7208 4.6.4: include a mx ptr exists redirect
-MAX_VOID_LOOKUPS = 2
-MAX_NAMES = 10  # MX or PTR names looked at per mechanism
-QUALIFIERS = {"+": "pass", "-": "fail", "~": "softfail", "?": "neutral"}
-MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")
-_COUNTED = {"include", "a", "mx", "ptr", "exists", "redirect"}
-
-_VERSION = re.compile(r"^v=spf1(\s|$)", re.IGNORECASE)
-_MODIFIER = re.compile(r"^([A-Za-z][A-Za-z0-9_.-]*)=(.*)$")
-_MECHANISM = re.compile(r"^([+\-~?]?)([A-Za-z0-9]+)(?::(.*?))?((?:/\d+)?(?://\d+)?)$")
-_DUAL_CIDR = re.compile(r"^(?:/(\d+))?(?://(\d+))?$")
-_MACRO = re.compile(r"%(?:\{([A-Za-z])(\d*)(r?)([.\-+,/_=]*)\}|(.))", re.IGNORECASE)
-_TOPLABEL = re.compile(r"\.(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9-]+\.?$")
-
-
-class SpfError(Exception):
-    """Ends evaluation with ``result`` (permerror or temperror)."""
-
-    def __init__(self, result, explanation, mechanism=""):
-        super().__init__(explanation)
-        self.result = result
-        self.explanation = explanation
-        self.mechanism = mechanism
+#: RFC 7208 4.6.4: the time one evaluation may take, all lookups together.
+TOTAL_SECONDS = 20
+_RESOLVER = contextvars.ContextVar("civimail_spf_resolver", default=None)
+_PYSPF_LOOKUP = pyspf.DNSLookup
+_ERROR_PREFIXES = ("SPF Permanent Error: ", "SPF Temporary Error: ")
 
 
 @dataclass(frozen=True)
@@ -52,59 +39,67 @@ class SpfResult:
     record: str = ""  # the top-level SPF record, "" if none was found
 
 
-@dataclass
-class _Term:
-    text: str
-    qualifier: str = ""
-    name: str = ""
-    value: str | None = None
-    cidr4: int | None = None
-    cidr6: int | None = None
+def _lookup(name, qtype, strict=True, timeout=TOTAL_SECONDS):
+    """pyspf's DNS hook: ``[((name, qtype), value)]`` from the evaluation's resolver."""
+    resolver = _RESOLVER.get()
+    if resolver is None:
+        return _PYSPF_LOOKUP(name, qtype, strict, timeout)
+    try:
+        records = dnsquery.lookup(resolver, name, qtype, lifetime=min(timeout, resolver.lifetime))
+    except DnsTempError as error:
+        raise pyspf.TempError(f"The DNS lookup of {name} ({qtype}) failed ({error})") from error
+    key = (name, qtype)
+    if qtype in ("A", "AAAA"):
+        return [(key, record.address) for record in records]
+    if qtype == "MX":
+        return [(key, (record.preference, record.exchange.to_text(omit_final_dot=True)))
+                for record in records]
+    if qtype == "PTR":
+        return [(key, record.target.to_text(omit_final_dot=True)) for record in records]
+    return [(key, record.strings) for record in records]  # TXT
 
 
-class _State:
-    """What one evaluation shares across include and redirect."""
+pyspf.DNSLookup = _lookup
 
-    def __init__(self, resolver, ip, sender, helo):
-        self.resolver = resolver
-        self.ip = ip
-        self.sender = sender
-        self.helo = helo
-        self.lookups = 0
-        self.voids = 0
 
-    def count(self, term):
-        self.lookups += 1
-        if self.lookups > MAX_LOOKUPS:
-            raise SpfError(
-                "permerror",
-                f"The record needs more than {MAX_LOOKUPS} DNS lookups, the limit set by "
-                "RFC 7208.",
-                term.text,
-            )
+class _Query(pyspf.query):
+    """pyspf's query, noting which domains the top-level record redirected to and included.
 
-    def lookup(self, name, rdtype, term):
-        """Records, counting void answers; DNS failure -> temperror."""
+    pyspf evaluates a record with ``check1(record, domain, recursion)``: an
+    include one level deeper, a redirect at the same level.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.redirects = []  # domains the top-level record was redirected to, in order
+        self.includes = []  # domains included by the top-level (or redirected-to) record
+        self._levels = []
+
+    def check1(self, spf, domain, recursion):
+        if recursion == 0 and self._levels:
+            self.redirects.append(domain)
+        elif recursion == 1 and self._levels[-1] == 0:
+            self.includes.append(domain)
+        self._levels.append(recursion)
         try:
-            records = dnsquery.lookup(self.resolver, name, rdtype)
-        except DnsTempError as error:
-            raise SpfError(
-                "temperror", f"The DNS lookup of {name} failed ({error}).", term.text
-            ) from error
-        if not records:
-            self.voids += 1
-            if self.voids > MAX_VOID_LOOKUPS:
-                raise SpfError(
-                    "permerror",
-                    f"More than {MAX_VOID_LOOKUPS} DNS lookups found nothing (void lookups), "
-                    "the limit set by RFC 7208.",
-                    term.text,
-                )
-        return records
+            return super().check1(spf, domain, recursion)
+        finally:
+            self._levels.pop()
 
-    def addresses(self, name, term):
-        rdtype = "A" if self.ip.version == 4 else "AAAA"
-        return [ipaddress.ip_address(r.address) for r in self.lookup(name, rdtype, term)]
+    def validated_ptrs(self):
+        """PTR names of the IP that resolve back to it (``ptr`` mechanism, ``%{p}`` macro).
+
+        RFC 7208 5.5: a DNS error while looking up the addresses of one name
+        skips that name; pyspf would end the evaluation with temperror.
+        """
+        valid = []
+        for name in self.dns_ptr(self.i)[:pyspf.MAX_PTR]:
+            try:
+                if self.cidrmatch(self.dns_a(name, self.A), self.cidrmax):
+                    valid.append(name)
+            except pyspf.TempError:
+                continue
+        return valid
 
 
 def evaluate(domain, ip, resolver, sender=None, helo=None) -> SpfResult:
@@ -122,256 +117,38 @@ def evaluate(domain, ip, resolver, sender=None, helo=None) -> SpfResult:
         sender = f"postmaster@{sender}"
     elif sender.startswith("@"):
         sender = "postmaster" + sender
-    state = _State(resolver, parsed_ip, sender, helo or domain)
-    record = ""
+    token = _RESOLVER.set(resolver)
     try:
-        record = _fetch(state, domain)
-        if record is None:
-            return SpfResult("none", "", f"{domain} publishes no SPF record.", 0)
-        result, path, explanation = _check(state, domain, record)
-    except SpfError as error:
-        return SpfResult(error.result, error.mechanism, error.explanation, state.lookups,
-                         record or "")
-    return SpfResult(result, path, explanation, state.lookups, record)
+        return _evaluate(domain, str(parsed_ip), sender, helo or domain)
+    finally:
+        _RESOLVER.reset(token)
 
 
-def _fetch(state, domain):
-    """The one SPF record of ``domain``, None if it has none."""
+def _evaluate(domain, ip, sender, helo):
+    query = _Query(i=ip, s=sender, h=helo, querytime=TOTAL_SECONDS)
+    query.d = domain
     try:
-        records = dnsquery.txt_strings(state.resolver, domain)
-    except DnsTempError as error:
-        raise SpfError(
-            "temperror", f"The SPF record of {domain} could not be fetched ({error})."
-        ) from error
-    spf = [text for text in records if _VERSION.match(text)]
-    if len(spf) > 1:
-        raise SpfError("permerror", f"{domain} publishes {len(spf)} SPF records instead of one.")
-    return spf[0] if spf else None
-
-
-def _parse(record, domain):
-    """Terms and modifiers of a record; SpfError(permerror) on any syntax error."""
-    terms, modifiers = [], {}
-    for text in record.split()[1:]:
-        modifier = _MODIFIER.match(text)
-        if modifier and modifier.group(1).lower() not in MECHANISMS:
-            name = modifier.group(1).lower()
-            if name in modifiers and name in ("redirect", "exp"):
-                raise SpfError("permerror", f"The SPF record of {domain} repeats {name}=.", text)
-            _check_macros(modifier.group(2), text, domain)
-            modifiers.setdefault(name, modifier.group(2))
-            continue
-        terms.append(_parse_mechanism(text, domain))
-    return terms, modifiers
-
-
-def _parse_mechanism(text, domain):
-    found = _MECHANISM.match(text)
-    name = found.group(2).lower() if found else ""
-    if not found or name not in MECHANISMS:
-        raise SpfError("permerror", f"The SPF record of {domain} has an unknown term.", text)
-    term = _Term(text=text, qualifier=QUALIFIERS[found.group(1) or "+"], name=name,
-                 value=found.group(3))
-    cidr = _DUAL_CIDR.match(found.group(4))
-    term.cidr4 = int(cidr.group(1)) if cidr.group(1) else None
-    term.cidr6 = int(cidr.group(2)) if cidr.group(2) else None
-    needs_value = name in ("include", "exists", "ip4", "ip6")
-    malformed = (
-        term.value == ""
-        or (needs_value and term.value is None)
-        or (name == "all" and term.value is not None)
-        or (name not in ("a", "mx", "ip4", "ip6") and found.group(4))
-        or (name != "ip6" and (term.cidr4 or 0) > 32)
-        or (term.cidr6 or 0) > 128
-    )
-    if malformed:
-        raise SpfError("permerror", f"The SPF record of {domain} has a malformed term.", text)
-    if name in ("ip4", "ip6"):
-        term.value = _network(term, text, domain)
-    elif term.value is not None:
-        _check_macros(term.value, text, domain)
-    return term
-
-
-def _network(term, text, domain):
-    """ip4:/ip6: value as a network; a single /N is the prefix of either family."""
-    try:
-        address = ipaddress.ip_address(term.value)
-        if address.version != int(term.name[-1]) or term.cidr6 is not None:
-            raise ValueError(term.value)
-        bits = address.max_prefixlen if term.cidr4 is None else term.cidr4
-        return ipaddress.ip_network(f"{address}/{bits}", strict=False)
-    except ValueError as error:
-        raise SpfError(
-            "permerror", f"The SPF record of {domain} has a malformed address.", text
-        ) from error
-
-
-def _check_macros(value, text, domain):
-    for macro in _MACRO.finditer(value):
-        letter, literal = macro.group(1), macro.group(5)
-        if literal is not None and literal not in "%_-":
-            raise SpfError("permerror", f"The SPF record of {domain} has a bad macro.", text)
-        if letter is not None and letter.lower() not in "sloditpvhcrt":
-            raise SpfError("permerror", f"The SPF record of {domain} has a bad macro.", text)
-    stripped = _MACRO.sub("x", value)
-    if "%" in stripped:
-        raise SpfError("permerror", f"The SPF record of {domain} has a bad macro.", text)
-
-
-def _check(state, domain, record):
-    """(result, deciding mechanism path, explanation) of one record."""
-    terms, modifiers = _parse(record, domain)
-    for term in terms:
-        if term.name in _COUNTED:
-            state.count(term)
-        matched, inner = _matches(state, domain, term)
-        if matched:
-            path = f"{term.text} > {inner}" if inner else term.text
-            return term.qualifier, path, _explain(term.qualifier, state.ip, domain, path)
-    target = modifiers.get("redirect")
-    if target is not None and not any(term.name == "all" for term in terms):
-        redirect = _Term(text=f"redirect={target}", name="redirect")
-        state.count(redirect)
-        target_domain = _expand(state, target, domain, redirect)
-        record = _fetch_included(state, target_domain, redirect)
-        try:
-            result, path, explanation = _check(state, target_domain, record)
-        except SpfError as error:
-            error.mechanism = f"{redirect.text} > {error.mechanism or target_domain}"
-            raise
-        return result, f"{redirect.text} > {path}" if path else redirect.text, explanation
-    return "neutral", "", (
-        f"No mechanism of the SPF record of {domain} matches {state.ip}, so the result is "
-        "neutral."
-    )
-
-
-def _fetch_included(state, domain, term):
-    """The record an include/redirect points at; none there is a permerror."""
-    try:
-        record = _fetch(state, domain)
-    except SpfError as error:
-        error.mechanism = error.mechanism or term.text
-        raise
+        record = query.dns_spf(domain)
+    except pyspf.TempError as error:
+        return SpfResult("temperror", "", str(error), 0)
+    except pyspf.PermError as error:
+        return SpfResult("permerror", "", str(error), 0)
     if record is None:
-        raise SpfError("permerror", f"{term.text} points at {domain}, which has no SPF record.",
-                       term.text)
-    return record
-
-
-def _matches(state, domain, term):  # noqa: PLR0911 - one exit per mechanism
-    """(matched, inner path) of one mechanism."""
-    ip = state.ip
-    name = term.name
-    if name == "all":
-        return True, ""
-    if name in ("ip4", "ip6"):
-        return ip.version == term.value.version and ip in term.value, ""
-    target = _expand(state, term.value, domain, term) if term.value else domain
-    if name == "include":
-        record = _fetch_included(state, target, term)
-        try:
-            result, path, _explanation = _check(state, target, record)
-        except SpfError as error:  # an error inside an include is the include's error
-            if error.mechanism != term.text:
-                error.mechanism = f"{term.text} > {error.mechanism or target}"
-            raise
-        return result == "pass", path
-    if name == "exists":
-        return bool(state.lookup(target, "A", term)), ""
-    if name == "a":
-        return _in_any(ip, state.addresses(target, term), term), ""
-    if name == "mx":
-        exchanges = state.lookup(target, "MX", term)
-        if len(exchanges) > MAX_NAMES:
-            raise SpfError("permerror", f"{target} has more than {MAX_NAMES} MX records.",
-                           term.text)
-        for exchange in exchanges:
-            if _in_any(ip, _quiet_addresses(state, exchange.exchange.to_text(), term), term):
-                return True, ""
-        return False, ""
-    return _ptr_matches(state, target, term), ""  # ptr
-
-
-def _quiet_addresses(state, name, term):
-    """Addresses of an MX or PTR name; these lookups are not counted as void."""
-    rdtype = "A" if state.ip.version == 4 else "AAAA"
-    try:
-        records = dnsquery.lookup(state.resolver, name, rdtype)
-    except DnsTempError as error:
-        raise SpfError("temperror", f"The DNS lookup of {name} failed ({error}).",
-                       term.text) from error
-    return [ipaddress.ip_address(record.address) for record in records]
-
-
-def _ptr_matches(state, target, term):
-    names = state.lookup(dnsquery.reverse_name(state.ip), "PTR", term)[:MAX_NAMES]
-    target = target.rstrip(".").lower()
-    for record in names:
-        host = record.target.to_text().rstrip(".").lower()
-        if (host == target or host.endswith("." + target)) and state.ip in _quiet_addresses(
-            state, host + ".", term
-        ):
-            return True
-    return False
-
-
-def _in_any(ip, addresses, term):
-    bits = term.cidr4 if ip.version == 4 else term.cidr6
-    if bits is None:
-        return ip in addresses
-    network = ipaddress.ip_network(f"{ip}/{bits}", strict=False)
-    return any(address in network for address in addresses)
-
-
-def _expand(state, spec, domain, term):
-    """Expand macros in a domain-spec; the result is a name to look up."""
-    local, _at, sender_domain = state.sender.rpartition("@")
-    ip = state.ip
-    if ip.version == 4:
-        ip_text, version = str(ip), "in-addr"
-    else:
-        ip_text, version = ".".join(ip.exploded.replace(":", "")), "ip6"
-    values = {"s": state.sender, "l": local or "postmaster", "o": sender_domain, "d": domain,
-              "i": ip_text, "p": "unknown", "v": version, "h": state.helo,
-              "c": str(ip), "r": "unknown", "t": "0"}
-
-    def replace(macro):
-        literal = macro.group(5)
-        if literal is not None:
-            return {"%": "%", "_": " ", "-": "%20"}[literal]
-        letter, digits, reverse, delimiters = macro.group(1, 2, 3, 4)
-        parts = re.split("[" + re.escape(delimiters or ".") + "]", values[letter.lower()])
-        if reverse:
-            parts.reverse()
-        if digits:
-            if int(digits) == 0:
-                raise SpfError("permerror", f"The SPF record of {domain} has a bad macro.",
-                               term.text)
-            parts = parts[-int(digits):]
-        text = ".".join(parts)
-        if letter.isupper():
-            text = re.sub(r"[^A-Za-z0-9\-._~]", lambda c: f"%{ord(c.group()):02X}", text)
-        return text
-
-    name = _MACRO.sub(replace, spec).rstrip(".")
-    while len(name) > 253 and "." in name:
-        name = name.split(".", 1)[1]  # RFC 7208 7.3: drop labels from the left
-    if not _TOPLABEL.search(name):
-        raise SpfError("permerror", f"{term.text} does not lead to a valid domain name.",
-                       term.text)
-    return name + "."
-
-
-def _explain(result, ip, domain, path):
-    sentences = {
-        "pass": f"The SPF record of {domain} allows {ip} to send its mail ({path}).",
-        "fail": f"The SPF record of {domain} forbids {ip} to send its mail ({path}).",
-        "softfail": f"The SPF record of {domain} says {ip} is probably not allowed ({path}).",
-        "neutral": f"The SPF record of {domain} makes no statement about {ip} ({path}).",
-    }
-    return sentences[result]
+        return SpfResult("none", "", f"{domain} publishes no SPF record.", 0)
+    result, _code, explanation = query.check(spf=record)
+    if result in ("permerror", "temperror"):
+        for prefix in _ERROR_PREFIXES:
+            explanation = explanation.removeprefix(prefix)
+        if query.lookups > pyspf.MAX_LOOKUP:
+            explanation += f": more than {pyspf.MAX_LOOKUP}, the limit set by RFC 7208"
+        return SpfResult(result, query.mech[-1] if query.mech else "", explanation,
+                         query.lookups, record)
+    deciding = query.mechanism or ""
+    if result == "pass" and deciding.lstrip("+").startswith("include:") and query.includes:
+        inner = _evaluate(query.includes[-1], ip, sender, helo).mechanism
+        deciding = f"{deciding} > {inner}" if inner else deciding
+    path = " > ".join(filter(None, [*(f"redirect={d}" for d in query.redirects), deciding]))
+    return SpfResult(result, path, explanation, query.lookups, record)
 
 
 #: (message, fix) per SPF result; {subject} is the domain, {ip} the sending IP,
