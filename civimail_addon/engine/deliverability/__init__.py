@@ -1,6 +1,6 @@
 """Deliverability checks: can the mailings' domains and servers deliver mail?
 
-Pure Python over dnspython, no Odoo.  Public API::
+Pure Python over dnspython, pyspf, dkimpy and publicsuffixlist; no Odoo.  Public API::
 
     checker = Checker(resolver=None, nameservers=None, timeout=5.0,
                       ip_blocklists=DEFAULT_IP_BLOCKLISTS,
