@@ -5,10 +5,10 @@ domain one label below its public suffix (RFC 7489 3.2), found with the
 Public Suffix List as the ``publicsuffixlist`` package ships it.
 
 The record itself is read here.  checkdmarc, the maintained library that
-checks DMARC records, requires cryptography>=50 and pyOpenSSL>=26 where
-Odoo 18 pins cryptography 3.4.8 on Python 3.11, so it cannot be installed
-beside Odoo; reading ``p``, ``sp``, ``pct`` and the alignment tags takes a
-few lines.
+checks DMARC records, requires cryptography>=50 (its 5.x and 6.x releases)
+where Odoo 18 pins cryptography 3.4.8 on Python 3.11, so it cannot be
+installed beside Odoo; reading ``p``, ``sp``, ``pct`` and the alignment tags
+takes a few lines.
 """
 
 from __future__ import annotations
