@@ -1,8 +1,9 @@
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import ValidationError
 
 from ..engine.deliverability import dnsquery
 from ..engine.sending import window_end, window_start
+from .access import check_manager
 
 
 class IrMailServer(models.Model):
@@ -56,10 +57,15 @@ class IrMailServer(models.Model):
 
     def action_civimail_check_deliverability(self):
         """Check the sending IPs of these servers and the mailings' domains now."""
-        return self.env["civimail.deliverability.check"].action_check(self)
+        Check = self.env["civimail.deliverability.check"]
+        Check._check_manager()
+        self.check_access("read")
+        return Check._action_check(self)
 
     def action_civimail_send_test_email(self):
         self.ensure_one()
+        self.env["civimail.deliverability.check"]._check_manager()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "civimail_addon.civimail_test_email_action")
         action["context"] = {"default_mail_server_id": self.id}
@@ -87,8 +93,7 @@ class IrMailServer(models.Model):
 
     def action_civimail_reset_limit(self):
         # CiviMail Managers reset limits without being Settings administrators.
-        if not self.env.user.has_group("civimail_addon.group_civimail_manager"):
-            raise AccessError(self.env._("Only CiviMail Managers can reset a send limit."))
+        check_manager(self.env, self.env._("Only CiviMail Managers can reset a send limit."))
         self.sudo().write({"civimail_window_used": 0, "civimail_window_start": False})
         return True
 
