@@ -1,6 +1,7 @@
 from . import test_i18n
 from . import test_job_log
 from . import test_security
+from . import test_access_matrix
 from . import test_test_servers
 from . import test_bounce
 from . import test_mail_account
