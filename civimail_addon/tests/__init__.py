@@ -8,5 +8,6 @@ from . import test_mail_account
 from . import test_inbound_email
 from . import test_send_mailings
 from . import test_deliverability
+from . import test_smtp_tls
 from . import test_dashboard
 from . import test_tour
