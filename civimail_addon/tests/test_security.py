@@ -106,3 +106,17 @@ class TestCompanies(CivimailCase):
         self.assertEqual(seen_by_b.company_id, self.company_b)
         self.assertIn("Bounces of Company B", seen_by_b.message)
         self.assertNotIn("Bounces of", seen_by_b.message.replace("Bounces of Company B", ""))
+
+    def test_every_model_holding_company_data_has_a_rule(self):
+        """A model of the addon with a company has a record rule on it."""
+        models = [
+            name for name in self.env.registry
+            if name.startswith("civimail.") and not self.env[name]._abstract
+            and not self.env[name]._transient
+            and "company_id" in self.env[name]._fields
+        ]
+        self.assertIn("civimail.spool", models)
+        ruled = set(self.env["ir.rule"].sudo().search([
+            ("model_id.model", "in", models), ("global", "=", True),
+        ]).mapped("model_id.model"))
+        self.assertEqual(set(models) - ruled, set())
