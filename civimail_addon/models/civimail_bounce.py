@@ -66,6 +66,19 @@ class CivimailBounce(models.Model):
         # A report sent again (under another Message-ID) counts once: see _counted.
         index = "civimail_bounce_one_per_trace_and_kind"
         if not tools.index_exists(self.env.cr, index):
+            # A database of an earlier version may hold copies counted before:
+            # they stay (as counted) but leave their trace, which keeps one.
+            self.flush_model(["kind"])
+            self.env.cr.execute(SQL(
+                "UPDATE %(table)s SET trace_id = NULL WHERE id IN ("
+                " SELECT id FROM (SELECT id, row_number() OVER ("
+                "  PARTITION BY trace_id, kind ORDER BY date, id) AS copy"
+                "  FROM %(table)s WHERE trace_id IS NOT NULL) AS bounces WHERE copy > 1)",
+                table=SQL.identifier(self._table),
+            ))
+            if self.env.cr.rowcount:
+                _logger.warning("CiviMail: %s bounces counted again by their trace were "
+                                "detached from it", self.env.cr.rowcount)
             self.env.cr.execute(SQL(
                 "CREATE UNIQUE INDEX %s ON %s (trace_id, kind) WHERE trace_id IS NOT NULL",
                 SQL.identifier(index),

@@ -1,7 +1,7 @@
 import json
 from datetime import timedelta
 
-from odoo import fields
+from odoo import fields, tools
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 
@@ -255,6 +255,21 @@ class TestBounceProcessing(CivimailMailCase):
         self.assertEqual(replayed[:2], (IGNORED, "already counted"))
         bounces = self.Bounce.search([("trace_id", "=", trace.id)])
         self.assertEqual(sorted(bounces.mapped("kind")), ["bounce", "complaint"])
+
+    def test_copies_counted_by_an_earlier_version_leave_their_trace(self):
+        """Upgrading a database where a replay counted twice keeps both, the trace one."""
+        trace = self.make_trace(self.partner)
+        self.process(self.bounce_of(trace))
+        index = "civimail_bounce_one_per_trace_and_kind"
+        self.env.cr.execute(f"DROP INDEX {index}")  # as before this version
+        counted = self.Bounce.search([("trace_id", "=", trace.id)])
+        replay = counted.copy({"message_id": "<replay@mx.example.net>"})
+        with self.assertLogs("odoo.addons.civimail_addon.models.civimail_bounce", "WARNING"):
+            self.Bounce.init()
+        self.assertTrue(tools.index_exists(self.env.cr, index))
+        self.Bounce.invalidate_model()
+        self.assertEqual(self.Bounce.search([("trace_id", "=", trace.id)]), counted)
+        self.assertEqual(replay.email, counted.email, "the copy stays, as it counted")
 
     def test_blocked_never_holds_and_tells_managers_once_a_day(self):
         for attempt in range(2):
