@@ -223,7 +223,7 @@ async def serve(host, port, spool, tls_cert=None, tls_key=None):
         tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls_context.load_cert_chain(tls_cert, tls_key)
 
-    def make_protocol():
+    def make_protocol(starttls_context):
         return BlockReadingSMTP(
             handler,
             hostname="localhost",
@@ -231,22 +231,27 @@ async def serve(host, port, spool, tls_cert=None, tls_key=None):
             enable_SMTPUTF8=True,
             decode_data=False,
             data_size_limit=None,
-            tls_context=tls_context,
+            tls_context=starttls_context,
             auth_require_tls=False,
             authenticator=_accept_any_login,
         )
 
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(make_protocol, host, port, reuse_address=True)
+    servers = [await loop.create_server(
+        lambda: make_protocol(tls_context), host, port, reuse_address=True)]
+    ready = {"pid": os.getpid(), "port": servers[0].sockets[0].getsockname()[1]}
+    if tls_context is not None:
+        # With a certificate, also SMTP over implicit TLS (SMTPS, port 465's way).
+        servers.append(await loop.create_server(
+            lambda: make_protocol(None), host, 0, ssl=tls_context, reuse_address=True))
+        ready["ssl_port"] = servers[1].sockets[0].getsockname()[1]
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    actual_port = server.sockets[0].getsockname()[1]
-    _write_atomically(
-        spool / "ready.json", json.dumps({"pid": os.getpid(), "port": actual_port}).encode()
-    )
+    _write_atomically(spool / "ready.json", json.dumps(ready).encode())
     await stopping.wait()
-    server.close()
+    for server in servers:
+        server.close()
 
 
 def main(argv=None):
@@ -254,7 +259,9 @@ def main(argv=None):
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--spool", required=True)
-    parser.add_argument("--tls-cert", help="offer STARTTLS with this certificate")
+    parser.add_argument(
+        "--tls-cert",
+        help="offer STARTTLS with this certificate, and SMTP over TLS on a second port")
     parser.add_argument("--tls-key")
     args = parser.parse_args(argv)
     if uvloop is None:
@@ -292,9 +299,10 @@ class SinkMessage:
 class SmtpSink:
     """Controller of one sink process: ``with SmtpSink() as sink: ...``."""
 
-    def __init__(self, spool_dir=None, port=0, tls=None, host=HOST):
+    def __init__(self, spool_dir=None, port=0, tls=None, host=HOST, ssl_port=None):
         self.host = host
         self.port = port
+        self.ssl_port = ssl_port  # SMTP over implicit TLS, when started with ``tls``
         self.tls = tls
         self._own_spool = spool_dir is None
         # In memory when the system has it: the sink's disk is not what tests
@@ -368,7 +376,8 @@ class SmtpSink:
             return bool(info) and info["pid"] == self._process.pid
 
         wait_until(ready, timeout, "the SMTP sink to listen", log_file=self.log_file)
-        self.port = self._ready_info()["port"]
+        info = self._ready_info()
+        self.port, self.ssl_port = info["port"], info.get("ssl_port")
         return self
 
     def stop(self):
@@ -498,6 +507,7 @@ class SmtpSink:
         return {
             "host": self.host,
             "port": self.port,
+            "ssl_port": self.ssl_port,
             "spool_dir": str(self.spool_dir),
             "starttls": self.tls is not None,
         }
@@ -506,7 +516,8 @@ class SmtpSink:
     def from_description(cls, description):
         """Controller for a sink started elsewhere: messages, rules, stop/start."""
         sink = cls(
-            spool_dir=description["spool_dir"], port=description["port"], host=description["host"]
+            spool_dir=description["spool_dir"], port=description["port"], host=description["host"],
+            ssl_port=description.get("ssl_port"),
         )
         sink._own_spool = False
         return sink

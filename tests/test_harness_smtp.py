@@ -92,6 +92,18 @@ def test_starttls_verifies_against_the_run_ca(smtp_sink, tls_files):
     assert message.auth_login == "any-user"
 
 
+def test_smtps_port_verifies_against_the_run_ca(smtp_sink, tls_files):
+    context = ssl.create_default_context(cafile=tls_files.ca_file)
+    with smtplib.SMTP_SSL(smtp_sink.host, smtp_sink.ssl_port, timeout=5,
+                          context=context) as client:
+        client.sendmail("bounce@example.org", ["a@example.net"], _raw())
+    [message] = smtp_sink.wait_for(1)
+    assert message.rcpt_tos == ["a@example.net"]
+    with pytest.raises(ssl.SSLCertVerificationError):
+        smtplib.SMTP_SSL(smtp_sink.host, smtp_sink.ssl_port, timeout=5,
+                         context=ssl.create_default_context())
+
+
 def test_many_messages_on_one_connection(smtp_sink):
     """Every message of a persistent connection is recorded, in order (speed is for bench/)."""
     count = 500

@@ -82,6 +82,21 @@ def trace_statuses(odoo, dbname):
     return rows
 
 
+def job_log(odoo, dbname, after=0):
+    """[(id, status, message)] of the send_mailings lines after line ``after``."""
+    with odoo.connect(dbname) as connection, connection.cursor() as cr:
+        cr.execute("SELECT id, status, message FROM civimail_job_log "
+                   "WHERE job = 'send_mailings' AND id > %s ORDER BY id", [after])
+        rows = cr.fetchall()
+    connection.close()
+    return rows
+
+
+def last_line(odoo, dbname):
+    rows = job_log(odoo, dbname)
+    return rows[-1][0] if rows else 0
+
+
 def deliveries(sink):
     return Counter(rcpt for message in sink.messages() for rcpt in message.rcpt_tos)
 
@@ -92,6 +107,7 @@ def expected():
 
 def test_killed_worker_then_rerun_delivers_everyone_once(odoo, send_db, smtp_sink):
     prepare(odoo, send_db, smtp_sink)
+    before = last_line(odoo, send_db)
     smtp_sink.set_delay(0.02)  # so the kill lands in the middle of the run
     worker = start_job(odoo, send_db)
     deadline = time.monotonic() + 120
@@ -102,6 +118,8 @@ def test_killed_worker_then_rerun_delivers_everyone_once(odoo, send_db, smtp_sin
     worker.send_signal(signal.SIGKILL)
     worker.communicate()
     assert smtp_sink.count() < RECIPIENTS, "killed too late to prove anything"
+    [(killed, status, _message)] = job_log(odoo, send_db, before)
+    assert status == "running", "the killed run never wrote its end"
     smtp_sink.set_delay(0)
     rerun = subprocess.run(job_command(odoo, send_db), env=odoo.environ(), capture_output=True,
                            text=True, timeout=300, check=False)
@@ -110,10 +128,16 @@ def test_killed_worker_then_rerun_delivers_everyone_once(odoo, send_db, smtp_sin
     assert set(counts) == expected(), "someone was never sent"
     assert sum(n - 1 for n in counts.values()) <= 1, f"duplicates: {counts.most_common(3)}"
     assert trace_statuses(odoo, send_db) == {"sent": RECIPIENTS}
+    lines = {line_id: (status, message) for line_id, status, message
+             in job_log(odoo, send_db, before)}
+    assert lines[killed][0] == "error", "the next run closes the killed run's line"
+    assert lines[killed][1].startswith("Interrupted")
+    assert [status for status, _message in lines.values()] == ["error", "ok"]
 
 
 def test_concurrent_workers_never_send_twice(odoo, send_db, smtp_sink):
     prepare(odoo, send_db, smtp_sink)
+    before = last_line(odoo, send_db)
     smtp_sink.set_delay(0.005)
     workers = [start_job(odoo, send_db) for _ in range(3)]
     for worker in workers:
@@ -123,3 +147,5 @@ def test_concurrent_workers_never_send_twice(odoo, send_db, smtp_sink):
     assert set(counts) == expected()
     assert max(counts.values()) == 1
     assert trace_statuses(odoo, send_db) == {"sent": RECIPIENTS}
+    # Each run saw the others' lines running, held by live workers: none was closed.
+    assert [status for _id, status, _message in job_log(odoo, send_db, before)] == ["ok"] * 3

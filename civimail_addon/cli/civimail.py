@@ -124,20 +124,27 @@ class Civimail(Command):
                 [("civimail_job", "=", options.job)], limit=1
             )
             user = cron.user_id or env.user
-            log = env["civimail.job.log"].with_user(user).with_context(
+            logs = env["civimail.job.log"].with_user(user).with_context(
                 lang=user.lang or "en_US"
             )._run_job(options.job, origin="cli")
-            summary = (
-                f"{options.job}: {log.status}, {log.processed_count} processed, "
-                f"{log.failed_count} failed, {log.duration:.2f} s"
-            )
-            message = log.message or ""
-            failed = log.status == "error"
-        print(summary)
-        if failed:
-            print(f"civimail: {options.job} failed: {message}", file=sys.stderr)
-            return 1
-        if message:
-            print(message)
-        return 0
+            # One line per company the job worked for.
+            runs = [
+                (
+                    f"{options.job}{f' ({log.company_id.name})' if log.company_id else ''}: "
+                    f"{log.status}, {log.processed_count} processed, "
+                    f"{log.failed_count} failed, {log.duration:.2f} s",
+                    log.message or "",
+                    log.status == "error",
+                )
+                for log in logs
+            ]
+        failed = False
+        for summary, message, error in runs:
+            print(summary)
+            if error:
+                print(f"civimail: {options.job} failed: {message}", file=sys.stderr)
+                failed = True
+            elif message:
+                print(message)
+        return 1 if failed else 0
 

@@ -11,6 +11,13 @@ from ..engine.mailbox import IGNORED, PROCESSED
 
 _logger = logging.getLogger(__name__)
 
+# What a bounce was reported by (the analyzer's report kinds that count).
+BOUNCE_KINDS = [
+    ("bounce", "Delivery failure"),
+    ("autoreply", "Auto-reply"),
+    ("complaint", "Complaint"),
+]
+
 
 class CivimailBounce(models.Model):
     """One failed delivery to one email, as a bounce message reported it."""
@@ -48,6 +55,42 @@ class CivimailBounce(models.Model):
     released = fields.Boolean(
         readonly=True, help="Counted no more: the email was released from hold since."
     )
+    kind = fields.Selection(
+        BOUNCE_KINDS, compute="_compute_kind", store=True, precompute=True, readonly=True,
+        required=True,
+        help="What reported it. A mailing trace counts at most one bounce of each kind, "
+        "however many copies of the report arrive.",
+    )
+
+    def init(self):
+        # A report sent again (under another Message-ID) counts once: see _counted.
+        index = "civimail_bounce_one_per_trace_and_kind"
+        if not tools.index_exists(self.env.cr, index):
+            # A database of an earlier version may hold copies counted before:
+            # they stay (as counted) but leave their trace, which keeps one.
+            self.flush_model(["kind"])
+            self.env.cr.execute(SQL(
+                "UPDATE %(table)s SET trace_id = NULL WHERE id IN ("
+                " SELECT id FROM (SELECT id, row_number() OVER ("
+                "  PARTITION BY trace_id, kind ORDER BY date, id) AS copy"
+                "  FROM %(table)s WHERE trace_id IS NOT NULL) AS bounces WHERE copy > 1)",
+                table=SQL.identifier(self._table),
+            ))
+            if self.env.cr.rowcount:
+                _logger.warning("CiviMail: %s bounces counted again by their trace were "
+                                "detached from it", self.env.cr.rowcount)
+            self.env.cr.execute(SQL(
+                "CREATE UNIQUE INDEX %s ON %s (trace_id, kind) WHERE trace_id IS NOT NULL",
+                SQL.identifier(index),
+                SQL.identifier(self._table),
+            ))
+
+    @api.depends("type_id")
+    def _compute_kind(self):
+        # Set from the report when it is recorded; the type tells for other bounces.
+        kinds = {"complaint": "complaint", "away": "autoreply"}
+        for bounce in self:
+            bounce.kind = kinds.get(bounce.type_id.code, "bounce")
 
     @api.depends("email")
     def _compute_email_domain(self):
@@ -72,22 +115,30 @@ class CivimailBounce(models.Model):
             for report in reports.values() for found in report.bounces if found.verp
         }).exists()
         traces_by_id = {trace.id: trace for trace in traces}
+        counted = self._counted(traces)
         results, accepted = {}, []
         for uid, report in reports.items():
             if report.kind == "not_bounce":
                 results[uid] = (IGNORED, self.env._("not a bounce"), report.reason)
                 continue
-            refused, entries = [], []
+            refused, entries, replayed = [], [], False
             for found in report.bounces:
                 trace, why = self._verified_trace(account, codec, found, traces_by_id)
+                if not why and (trace.id, report.kind) in counted:
+                    # The same report again, maybe under another Message-ID: a copy
+                    # of a genuine bounce must not count twice (nor hold anyone).
+                    why, replayed = self.env._(
+                        "trace %s has already counted a report of this kind", trace.id
+                    ), True
                 if why:
                     refused.append(why)
                     _logger.info("CiviMail bounce ignored (%s)", why)
                 else:
+                    counted.add((trace.id, report.kind))
                     entries.append((report, found, trace))
             if not entries:
-                results[uid] = (IGNORED, self.env._("unidentified"),
-                                "; ".join(refused) or report.reason)
+                label = self.env._("already counted") if replayed else self.env._("unidentified")
+                results[uid] = (IGNORED, label, "; ".join(refused) or report.reason)
                 continue
             accepted.append((uid, len(entries)))
             results[uid] = entries
@@ -101,6 +152,14 @@ class CivimailBounce(models.Model):
             labels = ", ".join(sorted(set(recorded.type_id.mapped("code"))))
             results[uid] = (PROCESSED, labels, reports[uid].reason)
         return results
+
+    @api.model
+    def _counted(self, traces):
+        """{(trace id, kind)} of the bounces these traces already count."""
+        if not traces:
+            return set()
+        groups = self.sudo()._read_group([("trace_id", "in", traces.ids)], ["trace_id", "kind"])
+        return {(trace.id, kind) for trace, kind in groups}
 
     @api.model
     def _verified_trace(self, account, codec, found, traces_by_id):
@@ -177,6 +236,7 @@ class CivimailBounce(models.Model):
                 "diagnostic": found.diagnostic,
                 "account_id": account.id,
                 "message_id": (report.message_id or "")[:998],
+                "kind": report.kind,
                 "company_id": account.company_id.id,
             })
             trace.set_bounced(bounce_message=found.diagnostic or report.reason)

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from markupsafe import Markup
 from odoo import api, fields, models, tools
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import UserError
 
 from ..engine.deliverability import (
     DEFAULT_DOMAIN_BLOCKLISTS,
@@ -15,6 +15,7 @@ from ..engine.deliverability import (
     dnsquery,
     sending_ips,
 )
+from .access import check_manager
 from .civimail_job_log import DEFAULT_RETENTION_DAYS, RETENTION_PARAM
 
 NAMESERVERS_PARAM = "civimail_addon.dns_nameservers"
@@ -141,8 +142,7 @@ class CivimailDeliverabilityCheck(models.Model):
     # ------------------------------------------------------------------
     @api.model
     def _check_manager(self):
-        if not self.env.user.has_group("civimail_addon.group_civimail_manager"):
-            raise AccessError(self.env._("Only CiviMail Managers can check deliverability."))
+        check_manager(self.env, self.env._("Only CiviMail Managers can check deliverability."))
 
     @api.model
     def _checker(self):
@@ -330,18 +330,14 @@ class CivimailDeliverabilityCheck(models.Model):
         return self.env._("Deliverability check failed")
 
     @api.model
-    def _job_check(self, servers=None):
-        """The "check_deliverability" job: every company's domains and servers.
+    def _job_check(self, servers=None, company=None):
+        """The "check_deliverability" job: ``company``'s domains and every server.
 
         With ``servers`` (a button on a server), the current company and those
         servers only.
         """
         self._check_manager()
-        companies = self.env.company if servers is not None else \
-            self.env["res.company"].sudo().search([])
-        lines = self.browse()
-        for company in companies:
-            lines |= self._run_checks(company, servers)
+        lines = self._run_checks(company or self.env.company, servers)
         if servers is None:
             self._purge_archived()
         counts = {status: len(lines.filtered(lambda line, s=status: line.status == s))
@@ -374,14 +370,27 @@ class CivimailDeliverabilityCheck(models.Model):
         if cron and cron.sudo().active:
             cron.sudo()._trigger()
 
-    @api.model
-    def action_check(self, servers=None):
-        """Run the checks now (button) and show their results."""
+    def action_check(self):
+        """"Check now" of the list: run every check of the current company now.
+
+        A list button passes the selected lines (or none): the run is the
+        same whichever are selected.
+        """
         self._check_manager()
-        log = self.env["civimail.job.log"]._run_job(
+        self.check_access("read")
+        return self._action_check()
+
+    @api.model
+    def _action_check(self, servers=None):
+        """Run the checks now (of ``servers`` only, when given) and show their results."""
+        self._check_manager()
+        logs = self.env["civimail.job.log"]._run_job(
             "check_deliverability", records=servers, origin="button")
-        if log.status == "error":
-            raise UserError(log.message)
+        # The run covered every company: another company's error is not the user's to read.
+        failed = logs.filtered(lambda log: log.status == "error" and (
+            not log.company_id or log.company_id in self.env.companies))
+        if failed:
+            raise UserError(failed[0].message)
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "civimail_addon.civimail_deliverability_check_action")
         if servers:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -18,6 +19,9 @@ JOBS = [
     ("send_mailings", "Send Scheduled Mailings"),
     ("check_deliverability", "Check Deliverability"),
 ]
+
+# First key of the advisory lock a run holds on its line (the second is the line's id).
+JOB_LOCK_KEY = 0x43_69_4A  # "CiJ"
 
 RETENTION_PARAM = "civimail_addon.job_log_retention_days"
 DEFAULT_RETENTION_DAYS = 90
@@ -96,21 +100,56 @@ class CivimailJobLog(models.Model):
         """Map each job to the method doing its work.
 
         A runner takes the records to work on (all relevant records when
-        called without) and returns a dict with ``processed``, ``failed`` and
-        an optional ``message``. It may commit its own batches.
+        called without; ``company``: all those of one company) and returns a
+        dict with ``processed``, ``failed`` and an optional ``message``. It may
+        commit its own batches.
         """
         accounts = self.env["civimail.mail.account"]
         return {
-            "fetch_bounces": lambda records=None: accounts._job_fetch("bounce", records),
-            "process_inbound": lambda records=None: accounts._job_fetch("activity", records),
-            "housekeeping": self._job_housekeeping,
-            "check_deliverability": self.env["civimail.deliverability.check"]._job_check,
-            "send_mailings": self.env["mailing.mailing"]._civimail_job_send,
+            "fetch_bounces": lambda records=None, company=None: accounts._job_fetch(
+                "bounce", records),
+            "process_inbound": lambda records=None, company=None: accounts._job_fetch(
+                "activity", records),
+            "housekeeping": lambda records=None, company=None: self._job_housekeeping(),
+            "check_deliverability": lambda records=None, company=None: self.env[
+                "civimail.deliverability.check"]._job_check(records, company),
+            "send_mailings": lambda records=None, company=None: self.env[
+                "mailing.mailing"]._civimail_job_send(records),
         }
 
     @api.model
+    def _job_scopes(self, job):
+        """[(company, records)]: what a run of ``job`` over everything works on, by company.
+
+        Each company's part gets a log line of its own, which the record rule
+        shows to that company's users only; a job that holds no company data
+        (housekeeping), or finds nothing to do, writes one line for all.
+        """
+        usage = {"fetch_bounces": "bounce", "process_inbound": "activity"}.get(job)
+        if usage:
+            records = self.env["civimail.mail.account"].sudo().search([("usage", "=", usage)])
+            companies = records.company_id
+            by_company = records.grouped("company_id")
+        elif job == "send_mailings":
+            records = self.env["mailing.mailing"].sudo().search([
+                ("mailing_type", "=", "mail"), ("state", "in", ("in_queue", "sending")),
+            ])
+            by_company = records.grouped(lambda mailing: mailing._civimail_company())
+            companies = self.env["res.company"].concat(*by_company)
+        elif job == "check_deliverability":
+            companies = self.env["res.company"].sudo().search([])
+            by_company = {}
+        else:
+            companies, by_company = self.env["res.company"], {}
+        return [(company, by_company.get(company)) for company in companies] or [(False, None)]
+
+    @api.model
     def _run_job(self, job, records=None, origin="cron"):
-        """Run ``job`` once and return its log line (never raises for the job's own errors)."""
+        """Run ``job`` and return its log lines (never raises for the job's own errors).
+
+        On ``records``: one line. Over everything (``records`` None): one line
+        per company the job worked for (see ``_job_scopes``).
+        """
         runners = self._job_runners()
         if job not in runners:
             raise UserError(
@@ -120,49 +159,99 @@ class CivimailJobLog(models.Model):
                     jobs=", ".join(sorted(runners)),
                 )
             )
+        self._close_interrupted(job)
+        if records is None:
+            scopes = self._job_scopes(job)
+        else:
+            company = records.company_id[:1] if "company_id" in records else self.env.company
+            scopes = [(company, records)]
+        logs = self.sudo().browse()  # as the lines are written: any company's
+        for company, scope_records in scopes:
+            logs |= self._run_once(job, runners[job], company, scope_records, origin)
+        return logs
+
+    @api.model
+    def _run_once(self, job, runner, company, records, origin):
+        """Run ``runner`` on ``records`` (of ``company``) and write its log line."""
         auto_commit = not getattr(threading.current_thread(), "testing", False)
         log = self.sudo().create(
             {
                 "job": job,
                 "origin": origin,
                 "user_id": self.env.uid,
-                "company_id": records.company_id[:1].id
-                if records is not None and "company_id" in records
-                else False,
+                "company_id": company.id if company else False,
                 "date_start": fields.Datetime.now(),
             }
         )
-        if auto_commit:
-            # The line shows "Running" while the job works and survives its failure.
-            self.env.cr.commit()  # pylint: disable=invalid-commit
-        started = time.monotonic()
+        # Held while the job runs, released when it ends or its worker dies
+        # (its connection closes): how the next run knows a line is orphaned.
+        # Taken before the line is committed, so that no run sees it unlocked.
+        self.env.cr.execute(SQL("SELECT pg_advisory_lock(%s, %s)", JOB_LOCK_KEY, log.id))
         try:
-            with self._job_transaction(auto_commit):
-                result = runners[job]() if records is None else runners[job](records)
-        except Exception as error:  # a job's failure must not break the caller
-            if isinstance(error, UserError):  # an explained problem, e.g. a bad setting
-                _logger.warning("CiviMail job %s failed: %s", job, error.args[0])
+            if auto_commit:
+                # The line shows "Running" while the job works and survives its failure.
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+            started = time.monotonic()
+            try:
+                with self._job_transaction(auto_commit):
+                    result = runner(records=records, company=company or None)
+            except Exception as error:  # a job's failure must not break the caller
+                if isinstance(error, UserError):  # an explained problem, e.g. a bad setting
+                    _logger.warning("CiviMail job %s failed: %s", job, error.args[0])
+                else:
+                    _logger.exception("CiviMail job %s failed", job)
+                values = {"status": "error", "message": self._job_error_message(error)}
             else:
-                _logger.exception("CiviMail job %s failed", job)
-            values = {"status": "error", "message": self._job_error_message(error)}
-        else:
-            result = result or {}
-            values = {
-                "status": "warning" if result.get("failed") else "ok",
-                "processed_count": result.get("processed", 0),
-                "failed_count": result.get("failed", 0),
-                "message": result.get("message") or False,
-            }
-        log.write(
-            {
-                **values,
-                "date_end": fields.Datetime.now(),
-                "duration": time.monotonic() - started,
-            }
-        )
-        if auto_commit:
-            self.env.cr.commit()  # pylint: disable=invalid-commit
+                result = result or {}
+                values = {
+                    "status": "warning" if result.get("failed") else "ok",
+                    "processed_count": result.get("processed", 0),
+                    "failed_count": result.get("failed", 0),
+                    "message": result.get("message") or False,
+                }
+            log.write(
+                {
+                    **values,
+                    "date_end": fields.Datetime.now(),
+                    "duration": time.monotonic() - started,
+                }
+            )
+            if auto_commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        finally:
+            # The connection goes back to the pool: it must not keep the lock.
+            self.env.cr.execute(SQL("SELECT pg_advisory_unlock(%s, %s)", JOB_LOCK_KEY, log.id))
         return log
+
+    @api.model
+    def _close_interrupted(self, job):
+        """Close as failed the "Running" lines of ``job`` whose worker is gone.
+
+        A worker killed mid-run (or whose server stopped) never wrote its
+        line's end; no session holds its lock any more. A line whose lock is
+        held is a run going on in another worker and is left alone.
+        """
+        running = self.sudo().search([("job", "=", job), ("status", "=", "running")])
+        if not running:
+            return
+        self.env.cr.execute(SQL(
+            "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = %s AND objid = ANY(%s) AND objsubid = 2 AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())",
+            JOB_LOCK_KEY, running.ids,
+        ))
+        alive = {row[0] for row in self.env.cr.fetchall()}
+        interrupted = running.filtered(lambda line: line.id not in alive)
+        if interrupted:
+            _logger.warning("CiviMail job %s: %s runs were interrupted", job, len(interrupted))
+            interrupted.write({
+                "status": "error",
+                "message": self.env._(
+                    "Interrupted: the process running this job stopped (killed, crashed or "
+                    "restarted) before the job finished. What it committed is kept; the "
+                    "next run does the rest."
+                ),
+            })
 
     @contextmanager
     def _job_transaction(self, auto_commit):

@@ -22,6 +22,7 @@ from ..engine.mailbox import (
     open_mailbox,
 )
 from ..engine.verp import VerpCodec
+from .access import check_manager
 
 _logger = logging.getLogger(__name__)
 
@@ -306,6 +307,8 @@ class CivimailMailAccount(models.Model):
     # ------------------------------------------------------------------
     def _mailbox_settings(self):
         self.ensure_one()
+        # The password is for managers only: the rules apply before it is read.
+        self.check_access("read")
         account = self.sudo()
         return MailboxSettings(
             protocol=account.protocol,
@@ -324,6 +327,8 @@ class CivimailMailAccount(models.Model):
 
     def action_test_connection(self):
         self.ensure_one()
+        check_manager(self.env, self.env._(
+            "Only CiviMail Managers can test the connection of a mail account."))
         try:
             report = check_connection(self._mailbox_settings())
         except MailboxError as error:
@@ -344,6 +349,8 @@ class CivimailMailAccount(models.Model):
 
     def action_fetch_now(self):
         self.ensure_one()
+        check_manager(self.env, self.env._("Only CiviMail Managers can run a CiviMail job."))
+        self.check_access("read")
         log = self.env["civimail.job.log"]._run_job(
             USAGE_JOBS[self.usage], records=self, origin="button"
         )
@@ -352,6 +359,7 @@ class CivimailMailAccount(models.Model):
 
     def action_open_processed_messages(self):
         self.ensure_one()
+        self.check_access("read")
         action = self.env["ir.actions.actions"]._for_xml_id(
             "civimail_addon.civimail_processed_message_action"
         )
@@ -600,12 +608,22 @@ class CivimailMailAccount(models.Model):
         accepted = [parameters.get_param(VERP_SECRET_PARAM)]
         previous = parameters.get_param(VERP_PREVIOUS_SECRET_PARAM)
         rotated_on = fields.Datetime.to_datetime(parameters.get_param(VERP_ROTATED_PARAM))
-        grace_days = int(parameters.get_param(VERP_GRACE_DAYS_PARAM, DEFAULT_VERP_GRACE_DAYS))
+        grace_days = self._verp_grace_days()
         if previous and rotated_on and fields.Datetime.now() < rotated_on + timedelta(
             days=grace_days
         ):
             accepted.append(previous)
         return accepted
+
+    @api.model
+    def _verp_grace_days(self):
+        """Days the previous secret is still accepted after a rotation (the setting)."""
+        value = self.env["ir.config_parameter"].sudo().get_param(
+            VERP_GRACE_DAYS_PARAM, DEFAULT_VERP_GRACE_DAYS)
+        try:
+            return int(value)
+        except ValueError:
+            return DEFAULT_VERP_GRACE_DAYS
 
     def _verp_codec(self):
         self.ensure_one()

@@ -20,6 +20,11 @@ class CivimailSpool(models.Model):
                                  ondelete="cascade")
     trace_id = fields.Many2one("mailing.trace", string="Mailing trace", readonly=True,
                                ondelete="set null")
+    company_id = fields.Many2one(
+        "res.company", required=True, readonly=True, index=True,
+        default=lambda self: self.env.company,
+        help="The company of the mailing (its responsible's), whose users alone read it.",
+    )
     mail_from = fields.Char(string="Envelope sender", readonly=True)
     rcpt_to = fields.Char(string="Envelope recipient", readonly=True)
     subject = fields.Char(readonly=True)

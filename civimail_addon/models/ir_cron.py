@@ -28,4 +28,5 @@ class IrCron(models.Model):
 
     def action_open_civimail_job_logs(self):
         self.ensure_one()
+        self.check_access("read")
         return self.env["civimail.job.log"]._action_for_job(self.civimail_job)

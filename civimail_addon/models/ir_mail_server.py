@@ -1,8 +1,36 @@
+import contextvars
+
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, ValidationError
+from odoo.addons.base.models import ir_mail_server as host_mail_server
+from odoo.exceptions import ValidationError
 
 from ..engine.deliverability import dnsquery
 from ..engine.sending import window_end, window_start
+from ..engine.tls import client_context
+from .access import check_manager
+
+# The TLS context of the SMTP connection being opened by ``IrMailServer.connect``.
+_TLS_CONTEXT = contextvars.ContextVar("civimail_smtp_tls_context", default=None)
+
+
+class VerifyingSMTPConnection(host_mail_server.SMTPConnection):
+    """The host's SMTP connection, given CiviMail's TLS context where the host gives none.
+
+    Odoo 18 opens SMTP over TLS and STARTTLS with no SSL context unless the
+    server authenticates by certificate, and Python then accepts any
+    certificate: anyone on the way could read the password and the mail.
+    Outside ``IrMailServer.connect`` below the context is unset and this is
+    the host's class unchanged.
+    """
+
+    def __init__(self, server, port, encryption, context=None):
+        super().__init__(server, port, encryption, context=context or _TLS_CONTEXT.get())
+
+    def starttls(self, *args, context=None, **kwargs):
+        return self.__obj__.starttls(*args, context=context or _TLS_CONTEXT.get(), **kwargs)
+
+
+host_mail_server.SMTPConnection = VerifyingSMTPConnection
 
 
 class IrMailServer(models.Model):
@@ -31,6 +59,12 @@ class IrMailServer(models.Model):
         help="A CiviMail mailing whose message is larger refuses to start. 0: no maximum.",
     )
 
+    civimail_accept_self_signed = fields.Boolean(
+        string="Accept self-signed certificate",
+        help="Skip the verification of the server's certificate (SSL/TLS and STARTTLS). Anyone "
+        "between Odoo and the server could then read the password and the mail: use it only "
+        "for a server you control whose certificate no authority signed.",
+    )
     civimail_sending_ip = fields.Char(
         string="Sending IP",
         help="The public IP address mail sent through this server leaves from, for the "
@@ -54,12 +88,49 @@ class IrMailServer(models.Model):
                     "server sends from.", server.civimail_sending_ip,
                 ))
 
+    # Server code only: over JSON-RPC any user could make Odoo log in to any server.
+    @api.private
+    def connect(self, host=None, port=None, user=None, password=None, encryption=None,  # noqa: PLR0917 - the host's signature
+                smtp_from=None, ssl_certificate=None, ssl_private_key=None, smtp_debug=False,
+                mail_server_id=None, allow_archived=False):
+        """The host's connection, its TLS certificate verified (see VerifyingSMTPConnection)."""
+        token = _TLS_CONTEXT.set(self._civimail_tls_context(mail_server_id, host, smtp_from))
+        try:
+            return super().connect(
+                host=host, port=port, user=user, password=password, encryption=encryption,
+                smtp_from=smtp_from, ssl_certificate=ssl_certificate,
+                ssl_private_key=ssl_private_key, smtp_debug=smtp_debug,
+                mail_server_id=mail_server_id, allow_archived=allow_archived,
+            )
+        finally:
+            _TLS_CONTEXT.reset(token)
+
+    @api.model
+    def _civimail_tls_context(self, mail_server_id, host, smtp_from):
+        """A verifying TLS context, unless the server the host will use accepts any certificate.
+
+        The server is found as the host's ``connect`` finds it; a connection
+        given by its host (or odoo-bin's SMTP options) is always verified.
+        """
+        if mail_server_id:
+            server = self.sudo().browse(mail_server_id)
+        elif not host:
+            server = self.sudo()._find_mail_server(smtp_from)[0]
+        else:
+            server = self.browse()
+        return client_context(verify=not server.civimail_accept_self_signed)
+
     def action_civimail_check_deliverability(self):
         """Check the sending IPs of these servers and the mailings' domains now."""
-        return self.env["civimail.deliverability.check"].action_check(self)
+        Check = self.env["civimail.deliverability.check"]
+        Check._check_manager()
+        self.check_access("read")
+        return Check._action_check(self)
 
     def action_civimail_send_test_email(self):
         self.ensure_one()
+        self.env["civimail.deliverability.check"]._check_manager()
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "civimail_addon.civimail_test_email_action")
         action["context"] = {"default_mail_server_id": self.id}
@@ -87,8 +158,7 @@ class IrMailServer(models.Model):
 
     def action_civimail_reset_limit(self):
         # CiviMail Managers reset limits without being Settings administrators.
-        if not self.env.user.has_group("civimail_addon.group_civimail_manager"):
-            raise AccessError(self.env._("Only CiviMail Managers can reset a send limit."))
+        check_manager(self.env, self.env._("Only CiviMail Managers can reset a send limit."))
         self.sudo().write({"civimail_window_used": 0, "civimail_window_start": False})
         return True
 

@@ -144,6 +144,7 @@ class MailingMailing(models.Model):
     # Buttons
     # ------------------------------------------------------------------
     def action_put_in_queue(self):
+        self.check_access("write")
         for mailing in self._civimail_owned():
             mailing._civimail_check_ready()
         result = super().action_put_in_queue()
@@ -156,13 +157,17 @@ class MailingMailing(models.Model):
         return result
 
     def action_civimail_pause(self):
+        self.check_access("write")
         self.write({"civimail_paused": True})
 
     def action_civimail_resume(self):
+        self.check_access("write")
         self.write({"civimail_paused": False, "civimail_message": False})
         self.env.ref("civimail_addon.ir_cron_civimail_send_mailings")._trigger()
 
     def action_cancel(self):
+        # Recipients of the mailings are canceled through sudo below.
+        self.check_access("write")
         sending = self._civimail_owned().filtered(lambda m: m.state == "sending")
         if sending:
             # Recipients not yet claimed are skipped; a worker finishes its batch.
@@ -672,6 +677,7 @@ class _Worker:
             mail_from, rcpt_to, data = built
             if self.mode == "spool":
                 spooled.append({"mailing_id": mailing.id, "trace_id": trace.id,
+                                "company_id": account.company_id.id,
                                 "mail_from": mail_from, "rcpt_to": ", ".join(rcpt_to),
                                 "subject": values.get("subject"), "size": len(data),
                                 "raw": base64.b64encode(data)})

@@ -1,6 +1,7 @@
 from odoo import fields, models
 
 from ..engine.deliverability import DEFAULT_DOMAIN_BLOCKLISTS, DEFAULT_IP_BLOCKLISTS
+from .access import check_manager
 from .civimail_deliverability_check import (
     DEFAULT_TIMEOUT,
     DKIM_SELECTORS_PARAM,
@@ -93,12 +94,17 @@ class ResConfigSettings(models.TransientModel):
 
     def action_civimail_check_deliverability(self):
         """Save the settings, then check deliverability with them."""
+        Check = self.env["civimail.deliverability.check"]
+        Check._check_manager()
         self.execute()
-        return self.env["civimail.deliverability.check"].action_check()
+        return Check._action_check()
 
     def action_civimail_rotate_verp_secret(self):
         """Sign return addresses with a new secret (e.g. after the old one leaked)."""
+        check_manager(self.env, self.env._("Only CiviMail Managers can rotate the VERP secret."))
         self.env["civimail.mail.account"]._rotate_verp_secret()
+        # The grace period in force, not the form's (an empty recordset has none).
+        grace_days = self.env["civimail.mail.account"]._verp_grace_days()
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -107,7 +113,7 @@ class ResConfigSettings(models.TransientModel):
                 "message": self.env._(
                     "New mailings are signed with the new secret; bounces of earlier ones "
                     "are recognised for %s more days.",
-                    self.civimail_verp_grace_days,
+                    grace_days,
                 ),
                 "type": "success",
             },

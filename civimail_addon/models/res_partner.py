@@ -1,6 +1,7 @@
 from markupsafe import Markup
 from odoo import fields, models
-from odoo.exceptions import AccessError
+
+from .access import check_manager
 
 
 class ResPartner(models.Model):
@@ -62,8 +63,9 @@ class ResPartner(models.Model):
 
     def action_civimail_release_hold(self):
         """Release the email of these contacts: mailings reach it again."""
-        if not self.env.user.has_group("civimail_addon.group_civimail_manager"):
-            raise AccessError(self.env._("Only CiviMail Managers can release an email from hold."))
+        check_manager(self.env, self.env._(
+            "Only CiviMail Managers can release an email from hold."))
+        self.check_access("read")
         emails = [email for email in self.mapped("email_normalized") if email]
         # Every contact sharing the email is released with it, and the counters restart.
         partners = self.sudo().search([
@@ -87,6 +89,7 @@ class ResPartner(models.Model):
 
     def action_open_civimail_bounces(self):
         self.ensure_one()
+        self.env["civimail.bounce"].check_access("read")
         action = self.env["ir.actions.actions"]._for_xml_id("civimail_addon.civimail_bounce_action")
         action["domain"] = [("email", "=", self.email_normalized or "")]
         return action

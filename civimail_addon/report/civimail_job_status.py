@@ -93,4 +93,5 @@ class CivimailJobStatus(models.Model):
     def action_open_job_log(self):
         """The runs of this job, newest first."""
         self.ensure_one()
+        self.check_access("read")
         return self.env["civimail.job.log"]._action_for_job(self.job)

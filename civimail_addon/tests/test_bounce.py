@@ -1,12 +1,12 @@
 import json
 from datetime import timedelta
 
-from odoo import fields
+from odoo import fields, tools
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 
 from ..engine.analyzer import analyze
-from ..engine.mailbox import PROCESSED
+from ..engine.mailbox import IGNORED, PROCESSED
 from .common import CivimailMailCase, corpus_dir, make_dsn
 
 # A DSN status (RFC 3463) and diagnostic for each type, as mail servers word them.
@@ -201,6 +201,75 @@ class TestBounceProcessing(CivimailMailCase):
         self.assertEqual((outcome, label), (PROCESSED, "complaint"))
         self.assertTrue(self.env["mail.blacklist"].search([("email", "=", "ada@example.com")]))
         self.assertTrue(self.partner.email_on_hold)
+
+    def complaint_of(self, trace, message_id="<fbl-1@fbl.example.net>"):
+        verp = self.account._verp_codec().build(trace.id, trace.email)
+        return (
+            f"From: feedback@fbl.example.net\r\nTo: {verp}\r\nSubject: complaint\r\n"
+            f"Message-ID: {message_id}\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/report; report-type=feedback-report; boundary="b"\r\n\r\n'
+            "--b\r\nContent-Type: text/plain\r\n\r\nA complaint.\r\n"
+            "--b\r\nContent-Type: message/feedback-report\r\n\r\n"
+            f"Feedback-Type: abuse\r\nUser-Agent: fbl/1.0\r\nVersion: 1\r\n"
+            f"Original-Rcpt-To: {trace.email}\r\n"
+            "--b--\r\n"
+        ).encode()
+
+    # -- replays ----------------------------------------------------------------------------
+    def test_report_sent_again_under_new_message_ids_counts_once(self):
+        """A copy of a genuine bounce, re-sent under new Message-IDs, holds nobody."""
+        quota = self.types["quota"]
+        self.assertEqual(quota.hold_threshold, 3)
+        trace = self.make_trace(self.partner)
+        status, diagnostic = SIGNALS_OF_TYPE["quota"]
+        outcomes = [
+            self.process(self.bounce_of(trace, status=status, diagnostic=diagnostic,
+                                        message_id=f"<replay-{copy}@mx.example.net>"))
+            for copy in range(6)
+        ]
+        self.assertEqual(outcomes[0][:2], (PROCESSED, "quota"))
+        for outcome, label, reason in outcomes[1:]:
+            self.assertEqual((outcome, label), (IGNORED, "already counted"))
+            self.assertIn(f"trace {trace.id}", reason)
+        self.assertEqual(self.Bounce.search_count([("trace_id", "=", trace.id)]), 1)
+        self.assertFalse(self.partner.email_on_hold, "one bounce of a threshold of 3")
+        self.assertEqual(self.partner.message_bounce, 1)
+
+    def test_same_report_twice_in_one_batch_counts_once(self):
+        trace = self.make_trace(self.partner)
+        results = self.Bounce._process_bounce_messages(self.account, {
+            "a": self.bounce_of(trace, message_id="<a@mx.example.net>"),
+            "b": self.bounce_of(trace, message_id="<b@mx.example.net>"),
+        })
+        self.assertEqual(sorted(label for _outcome, label, _reason in results.values()),
+                         ["already counted", "invalid"])
+        self.assertEqual(self.Bounce.search_count([("trace_id", "=", trace.id)]), 1)
+
+    def test_a_complaint_and_a_bounce_of_one_trace_both_count(self):
+        trace = self.make_trace(self.partner)
+        self.process(self.bounce_of(trace, status="4.4.1",
+                                    diagnostic=SIGNALS_OF_TYPE["host"][1]))
+        outcome, label, _reason = self.process(self.complaint_of(trace))
+        self.assertEqual((outcome, label), (PROCESSED, "complaint"))
+        replayed = self.process(self.complaint_of(trace, message_id="<fbl-2@fbl.example.net>"))
+        self.assertEqual(replayed[:2], (IGNORED, "already counted"))
+        bounces = self.Bounce.search([("trace_id", "=", trace.id)])
+        self.assertEqual(sorted(bounces.mapped("kind")), ["bounce", "complaint"])
+
+    def test_copies_counted_by_an_earlier_version_leave_their_trace(self):
+        """Upgrading a database where a replay counted twice keeps both, the trace one."""
+        trace = self.make_trace(self.partner)
+        self.process(self.bounce_of(trace))
+        index = "civimail_bounce_one_per_trace_and_kind"
+        self.env.cr.execute(f"DROP INDEX {index}")  # as before this version
+        counted = self.Bounce.search([("trace_id", "=", trace.id)])
+        replay = counted.copy({"message_id": "<replay@mx.example.net>"})
+        with self.assertLogs("odoo.addons.civimail_addon.models.civimail_bounce", "WARNING"):
+            self.Bounce.init()
+        self.assertTrue(tools.index_exists(self.env.cr, index))
+        self.Bounce.invalidate_model()
+        self.assertEqual(self.Bounce.search([("trace_id", "=", trace.id)]), counted)
+        self.assertEqual(replay.email, counted.email, "the copy stays, as it counted")
 
     def test_blocked_never_holds_and_tells_managers_once_a_day(self):
         for attempt in range(2):

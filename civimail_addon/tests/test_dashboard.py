@@ -66,8 +66,9 @@ class TestDashboard(CivimailCase):
         self.make_trace(mailing, "listed@example.com", "cancel", "mail_bl")
         self.make_trace(mailing, "smtp@example.com", "error", "mail_smtp")
         self.make_trace(mailing, "later@example.com", "outgoing")
-        # The type of a bounced recipient is that of its latest bounce.
-        self.bounce(invalid, "quota", days_ago=2)
+        # The type of a bounced recipient is that of its latest bounce (a trace
+        # counts one of each kind: here an out-of-office reply, then the failure).
+        self.bounce(invalid, "away", days_ago=2)
         self.bounce(invalid, "invalid", days_ago=1)
         self.bounce(quota, "quota")
 

@@ -1,10 +1,13 @@
+from contextlib import contextmanager
 from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import UserError
+from odoo.sql_db import db_connect
 from odoo.tests import tagged
 
+from ..models.civimail_job_log import JOB_LOCK_KEY
 from .common import CivimailCase
 
 
@@ -16,12 +19,22 @@ class TestJobLog(CivimailCase):
         cls.JobLog = cls.env["civimail.job.log"]
         cls.cron = cls.env.ref("civimail_addon.ir_cron_civimail_housekeeping")
 
-    def _old_line(self, days, status="ok"):
+    def _old_line(self, days, status="ok", job="housekeeping"):
         return self.JobLog.create({
-            "job": "housekeeping",
+            "job": job,
             "date_start": fields.Datetime.now() - timedelta(days=days),
             "status": status,
         })
+
+    @contextmanager
+    def _worker_running(self, line):
+        """Another process running ``line``'s job: it holds the line's lock on its connection."""
+        with db_connect(self.env.cr.dbname).cursor() as cr:
+            cr.execute("SELECT pg_advisory_lock(%s, %s)", [JOB_LOCK_KEY, line.id])
+            try:
+                yield
+            finally:
+                cr.execute("SELECT pg_advisory_unlock(%s, %s)", [JOB_LOCK_KEY, line.id])
 
     def test_run_manually_writes_one_line(self):
         """"Run Manually" on the scheduled action runs the job and logs it once."""
@@ -39,7 +52,8 @@ class TestJobLog(CivimailCase):
         old, older = self._old_line(31), self._old_line(400)
         recent = self._old_line(29)
         running = self._old_line(60, status="running")
-        log = self.JobLog._run_job("housekeeping")
+        with self._worker_running(running):
+            log = self.JobLog._run_job("housekeeping")
         self.assertEqual(log.status, "ok")
         self.assertEqual(log.processed_count, 2)
         self.assertFalse((old | older).exists())
@@ -99,3 +113,31 @@ class TestJobLog(CivimailCase):
         action = self.cron.action_open_civimail_job_logs()
         self.assertEqual(self.JobLog.search_count(action["domain"]), count)
         self.assertGreaterEqual(count, 2)
+
+    def test_line_of_a_killed_worker_is_closed_by_the_next_run(self):
+        """A worker killed mid-run left its line "Running": the next run of the job closes it."""
+        orphan = self._old_line(1, status="running")
+        other_job = self._old_line(1, status="running", job="fetch_bounces")
+        with self.assertLogs("odoo.addons.civimail_addon.models.civimail_job_log", "WARNING"):
+            log = self.JobLog._run_job("housekeeping")
+        self.assertEqual(log.status, "ok")
+        self.assertEqual(orphan.status, "error")
+        self.assertIn("Interrupted", orphan.message)
+        self.assertEqual(other_job.status, "running", "only the lines of the job that runs")
+        # Closed, it is an old line like any other for the housekeeping.
+        self.assertEqual(self.JobLog.search([("status", "=", "running")]), other_job)
+
+    def test_line_of_a_run_going_on_in_another_worker_stays_running(self):
+        live = self._old_line(0, status="running")
+        with self._worker_running(live):
+            self.JobLog._run_job("housekeeping")
+        self.assertEqual(live.status, "running")
+        self.assertFalse(live.message)
+
+    def test_a_finished_run_leaves_no_lock_behind(self):
+        """The lock ends with the run: the pooled connection carries nothing to the next job."""
+        log = self.JobLog._run_job("housekeeping")
+        self.env.cr.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
+            "AND objid = %s", [JOB_LOCK_KEY, log.id])
+        self.assertEqual(self.env.cr.fetchone()[0], 0)

@@ -27,6 +27,7 @@ class CivimailHeaderAnalysis(models.TransientModel):
     def action_analyze(self):
         self.ensure_one()
         self.env["civimail.deliverability.check"]._check_manager()
+        self.check_access("write")
         report = analyze_headers(self.raw or "")
         hops = [fields.Command.create({
             "sequence": index,

@@ -68,6 +68,7 @@ class CivimailTestEmail(models.TransientModel):
     def action_send(self):
         self.ensure_one()
         self.env["civimail.deliverability.check"]._check_manager()
+        self.check_access("write")
         email_to = tools.email_normalize(self.email_to or "")
         if not email_to:
             raise UserError(self.env._("“%s” is not a valid email address.", self.email_to))

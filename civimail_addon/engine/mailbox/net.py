@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import ssl
 
+from ..tls import client_context
 from .errors import MailboxError, fail, os_reason, tls_reason
 from .settings import MailboxSettings
 
@@ -55,18 +56,13 @@ def connect(settings: MailboxSettings, infos: list[tuple], steps: list[str]) -> 
 def tls_context(settings: MailboxSettings) -> ssl.SSLContext:
     """Verifying context (system store or ``cafile``), or one accepting any certificate."""
     try:
-        context = ssl.create_default_context(cafile=settings.cafile or None)
+        return client_context(settings.verify_certificate, settings.cafile)
     except (OSError, ssl.SSLError) as exc:
         raise fail(
             settings, "settings",
             f"Invalid mailbox settings: the CA file {settings.cafile!r} could not be loaded "
             f"({os_reason(exc, settings.timeout)}).",
         ) from exc
-    if not settings.verify_certificate:
-        # The user chose to accept self-signed/any certificate for this server.
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def tls_failure(settings: MailboxSettings, exc: BaseException, starttls: bool) -> MailboxError:
