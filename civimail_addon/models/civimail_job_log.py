@@ -97,7 +97,8 @@ class CivimailJobLog(models.Model):
 
         A runner takes the records to work on (all relevant records when
         called without) and returns a dict with ``processed``, ``failed`` and
-        an optional ``message``. It may commit its own batches.
+        an optional ``message``; ``idle`` when the run found nothing to do
+        (a scheduled run then leaves no line). It may commit its own batches.
         """
         accounts = self.env["civimail.mail.account"]
         return {
@@ -140,6 +141,7 @@ class CivimailJobLog(models.Model):
             with self._job_transaction(auto_commit):
                 result = runners[job]() if records is None else runners[job](records)
         except Exception as error:  # a job's failure must not break the caller
+            result = {}
             if isinstance(error, UserError):  # an explained problem, e.g. a bad setting
                 _logger.warning("CiviMail job %s failed: %s", job, error.args[0])
             else:
@@ -153,13 +155,18 @@ class CivimailJobLog(models.Model):
                 "failed_count": result.get("failed", 0),
                 "message": result.get("message") or False,
             }
-        log.write(
-            {
-                **values,
-                "date_end": fields.Datetime.now(),
-                "duration": time.monotonic() - started,
-            }
-        )
+        if result.get("idle") and origin == "cron" and self.env.context.get("cron_id"):
+            # A scheduled run (the cron runner names its job; "Run Manually"
+            # does not) that found nothing to do, every few minutes, is noise.
+            log.unlink()
+        else:
+            log.write(
+                {
+                    **values,
+                    "date_end": fields.Datetime.now(),
+                    "duration": time.monotonic() - started,
+                }
+            )
         if auto_commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit
         return log

@@ -125,8 +125,10 @@ class TestSendMailings(SendCaseMixin, CivimailCase):
             self.assertEqual(message["X-CiviMail-Mailing"], str(mailing.id))
             self.assertIn(f"/mailing/{mailing.id}/unsubscribe_oneclick?",
                           message["List-Unsubscribe"])
-            self.assertIn(f"<mailto:{item.mail_from}?subject=unsubscribe>",
+            self.assertIn(f"<mailto:{codec.build(trace.id, rcpt, 'u')}?subject=unsubscribe>",
                           message["List-Unsubscribe"])
+            self.assertNotIn("+r.", str(message["Reply-To"]),
+                             "replies are not tracked unless the mailing says so")
             self.assertEqual(message["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click")
             partner = self.partners.filtered(lambda p, rcpt=rcpt: p.email == rcpt)
             self.assertEqual(message["Subject"], f"News for {partner.name}")
