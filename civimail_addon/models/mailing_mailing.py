@@ -146,11 +146,11 @@ class MailingMailing(models.Model):
             if not until or until <= now or mailing.state not in ("in_queue", "sending"):
                 mailing.civimail_wait_note = False
                 continue
-            # The time of day when the wait ends today (the user's day), else date and time.
-            same_day = (pytz.utc.localize(until).astimezone(zone).date()
-                        == pytz.utc.localize(now).astimezone(zone).date())
-            local = tools.format_datetime(self.env, until, tz=zone.zone,
-                                          dt_format="HH:mm" if same_day else "short")
+            # The time of day in the user's zone, with the date when not today.
+            local = tools.format_datetime(self.env, until, tz=zone.zone, dt_format="HH:mm")
+            local_date = pytz.utc.localize(until).astimezone(zone).date()
+            if local_date != pytz.utc.localize(now).astimezone(zone).date():
+                local = f"{tools.format_date(self.env, local_date)} {local}"
             mailing.civimail_wait_note = self.env._(
                 "Waiting for send limit until %(time)s", time=local)
 
