@@ -78,7 +78,7 @@ class MailingMailing(models.Model):
     civimail_state = fields.Selection(
         [("draft", "Draft"), ("in_queue", "In Queue"), ("sending", "Sending"),
          ("paused", "Paused"), ("done", "Sent")],
-        string="Status ", compute="_compute_civimail_state",
+        string="Sending status", compute="_compute_civimail_state",
         help="The mailing's status, Paused while CiviMail's sending is paused.",
     )
     civimail_message = fields.Text(
