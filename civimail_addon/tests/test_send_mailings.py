@@ -5,7 +5,6 @@ from contextlib import contextmanager
 from unittest.mock import patch
 
 import pytz
-
 from odoo import Command, tools
 from odoo.exceptions import UserError
 from odoo.modules import module as odoo_module

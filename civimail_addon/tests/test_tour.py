@@ -4,7 +4,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytz
-
 from odoo import fields
 from odoo.tests import HttpCase, tagged
 
