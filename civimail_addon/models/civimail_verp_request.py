@@ -34,7 +34,8 @@ class CivimailVerpRequest(models.AbstractModel):
         """
         requests = {}
         for uid, raw in raws.items():
-            tokens = codec.find_requests(account._headers(raw) or {})
+            headers = account._headers(raw)
+            tokens = codec.find_requests(headers) if headers is not None else []
             if tokens:
                 requests[uid] = tokens[0]
         if not requests:
@@ -66,20 +67,22 @@ class CivimailVerpRequest(models.AbstractModel):
         mailing = trace.mass_mailing_id
         email = tools.email_normalize(trace.email)
         if mailing.mailing_on_mailing_list:
-            mailing.contact_list_ids._update_subscription_from_email(email, opt_out=True)
             note = self.env._(
                 "Unsubscribed by email from the mailing lists %(lists)s (mailing “%(mailing)s”).",
                 lists=", ".join(mailing.contact_list_ids.mapped("name")),
                 mailing=mailing.subject,
             )
+            # The host notes it on the mailing contacts, in these words.
+            mailing.contact_list_ids._update_subscription_from_email(
+                email, opt_out=True, force_message=Markup("<p>%s</p>") % note)
         else:
             note = self.env._(
                 "Blocklisted by an unsubscribe email (mailing “%(mailing)s”).",
                 mailing=mailing.subject,
             )
             self.env["mail.blacklist"].sudo()._add(email, message=Markup("<p>%s</p>") % note)
+            self._log_on_recipient(trace, note)
         trace.civimail_unsubscribe_date = fields.Datetime.now()
-        self._log_on_recipient(trace, note)
         return PROCESSED, self.env._("unsubscribed"), note
 
     @api.model
@@ -117,11 +120,18 @@ class CivimailVerpRequest(models.AbstractModel):
     def _reply(self, account, trace, raw):
         """A reply: the trace is replied, the email filed on the contact and forwarded.
 
-        An auto-reply (out of office...) is no reply: it counts as an Away bounce.
+        An auto-reply (out of office...) is no reply: it counts as an Away
+        bounce; a bounce sent there counts as the bounce it is.
         """
-        report = analyze(raw)
-        if report.kind == "autoreply":
-            found = BouncedRecipient(trace.email or "", "away", False, "", report.reason)
+        report = analyze(raw, self.env["civimail.bounce.pattern"]._pattern_set())
+        if report.kind != "not_bounce":
+            # Servers that answer the Reply-To: an out-of-office (Away), or a
+            # bounce of the message, recorded as Fetch Bounces records bounces.
+            if report.kind != "autoreply" and report.bounces:
+                found = report.bounces[0]
+            else:
+                kind = "away" if report.kind == "autoreply" else "unknown"
+                found = BouncedRecipient(trace.email or "", kind, False, "", report.reason)
             bounce = self.env["civimail.bounce"]._record_many(account, [(report, found, trace)])
             return PROCESSED, bounce.type_id.code, report.reason
         Inbound = self.env["civimail.inbound"]

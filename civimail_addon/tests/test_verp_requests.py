@@ -3,7 +3,7 @@ from email.utils import make_msgid
 from odoo.tests import tagged
 
 from ..engine.mailbox import IGNORED, PROCESSED
-from .common import CivimailMailCase
+from .common import CivimailMailCase, make_dsn
 from .test_send_mailings import SendCaseMixin, really_sending
 
 
@@ -184,6 +184,13 @@ class TestVerpRequests(SendCaseMixin, CivimailMailCase):
         outcome, label, _reason = self.process(raw)
         self.assertEqual((outcome, label), (PROCESSED, "away"))
         self.assertNotEqual(trace.trace_status, "reply")
+        self.assertFalse(self.env["mail.mail"].search([("email_to", "like", "team@example.org")]))
+
+    def test_a_bounce_sent_to_the_reply_address_is_a_bounce(self):
+        trace = self.tracked_trace()
+        outcome, label, _reason = self.process(make_dsn(self.address(trace, "r"), trace.email))
+        self.assertEqual((outcome, label), (PROCESSED, "invalid"))
+        self.assertEqual(trace.trace_status, "bounce")
         self.assertFalse(self.env["mail.mail"].search([("email_to", "like", "team@example.org")]))
 
     def test_forged_and_replayed_replies(self):
