@@ -538,7 +538,7 @@ class _Worker:
         if self.notes:
             message += "\n" + "\n".join(self.notes)
         return {"processed": counts["sent"], "failed": counts["failed"] + len(self.notes),
-                "message": message, "counts": dict(counts)}
+                "message": message}
 
     def recover(self):
         """Put back in the queue the traces claimed by workers that died."""
