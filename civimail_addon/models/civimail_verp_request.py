@@ -170,8 +170,9 @@ class CivimailVerpRequest(models.AbstractModel):
     def _forward(self, account, trace, parsed):
         """Queue the reply to the mailing's reply-to address, its sender in Reply-To.
 
-        Queued in the host's mail queue (one mail.mail), so a failed batch
-        rolled back forwards nothing, and a refused forward is retried by it.
+        Queued in the host's mail queue (one mail.mail): a batch rolled back
+        forwards nothing, and a forward the server refuses stays in the host's
+        Emails with its error.
         """
         mailing = trace.mass_mailing_id
         address = self._forward_address(account, mailing)
