@@ -318,7 +318,11 @@ class MailingMailing(models.Model):
         """Job runner of "Send Scheduled Mailings": start due mailings, send their recipients."""
         mode = self._civimail_delivery_mode()
         if mode == "disabled":
-            return {"processed": 0, "message": self.env._(
+            held = self.search_count([("state", "in", ("in_queue", "sending")),
+                                      ("mailing_type", "=", "mail"),
+                                      ("civimail_paused", "=", False)], limit=1)
+            # Said at each run while mailings wait; a scheduled run with none leaves no line.
+            return {"processed": 0, "idle": not held, "message": self.env._(
                 "Delivery is disabled (setting “Delivery mode”): nothing was sent.")}
         worker = _Worker(self.sudo(), mode)
         try:

@@ -392,6 +392,14 @@ class TestSendMailings(SendCaseMixin, CivimailCase):
         self.assertEqual((log.origin, log.status, log.processed_count), ("cron", "ok", 0))
         self.assertIn("Nothing to send", log.message)
         self.assertEqual(self.sink.count(), 0)
+        # Delivery disabled: said while a mailing waits for it, else no line either.
+        self.env["ir.config_parameter"].set_param("civimail_addon.delivery_mode", "disabled")
+        before = JobLog.search_count([("job", "=", "send_mailings")])
+        JobLog.with_context(cron_id=cron.id)._run_job("send_mailings")
+        self.assertEqual(JobLog.search_count([("job", "=", "send_mailings")]), before)
+        paused.action_civimail_resume()
+        log = JobLog.with_context(cron_id=cron.id)._run_job("send_mailings")
+        self.assertIn("Delivery is disabled", log.message)
 
     def test_the_run_counts_recipients_skipped_at_start(self):
         blocked = self.env["res.partner"].create({"name": "B", "email": "b@example.com"})
