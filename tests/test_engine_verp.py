@@ -1,5 +1,7 @@
 """VERP addresses: round trip, forgery, rotation, parsing tolerance."""
 
+import hashlib
+import hmac
 from email.message import Message
 
 import pytest
@@ -80,3 +82,48 @@ def test_find_tokens_in_headers(codec):
     msg["X-Original-To"] = first
     msg["Return-Path"] = f"<{second}>"
     assert [t.trace_id for t in codec.find_tokens(msg)] == [2, 1]
+
+
+@pytest.mark.parametrize("action", ["u", "o", "r"])
+def test_action_addresses_round_trip(codec, action):
+    address = codec.build(42, "jane@example.com", action)
+    assert address.startswith(f"return+{action}.42.")
+    token = codec.parse(address)
+    assert (token.trace_id, token.action) == (42, action)
+    assert codec.verify(token, "Jane@Example.com")
+
+
+@pytest.mark.parametrize(("signed", "claimed"), [("b", "u"), ("b", "o"), ("u", "o"), ("r", "u"),
+                                                 ("u", "b")])
+def test_a_signature_is_valid_for_its_action_only(codec, signed, claimed):
+    address = codec.build(42, "jane@example.com", signed)
+    reused = address.replace(f"+{signed}.", f"+{claimed}.", 1)
+    token = codec.parse(reused)
+    assert token is not None and token.action == claimed
+    assert not codec.verify(token, "jane@example.com")
+
+
+def test_bounce_addresses_of_mail_already_sent_stay_valid(codec):
+    """The bounce token signs what it signed before actions existed."""
+    digest = hmac.new(b"new-secret", b"42\0jane@example.com", hashlib.sha256).hexdigest()[:16]
+    assert codec.build(42, "jane@example.com") == f"return+b.42.{digest}@example.org"
+
+
+def test_unknown_action_refused(codec):
+    with pytest.raises(ValueError):
+        codec.build(1, "a@b.org", "x")
+    assert codec.parse("return+x.1.0123456789abcdef@example.org") is None
+
+
+def test_requests_and_bounces_found_apart(codec):
+    bounce = codec.build(1, "a@b.org")
+    unsubscribe = codec.build(1, "a@b.org", "u")
+    msg = Message()
+    msg["To"] = f"Unsubscribe <{unsubscribe}>"
+    msg["Return-Path"] = f"<{bounce}>"
+    assert [t.action for t in codec.find_tokens(msg)] == ["b"]
+    assert [(t.action, t.trace_id) for t in codec.find_requests(msg)] == [("u", 1)]
+    # A bounce's own return path never makes it a request.
+    bounced = Message()
+    bounced["Return-Path"] = f"<{codec.build(2, 'c@d.org', 'r')}>"
+    assert codec.find_requests(bounced) == []

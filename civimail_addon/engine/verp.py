@@ -1,10 +1,17 @@
-"""VERP return addresses that carry a signed mailing trace id.
+"""VERP addresses that carry a signed mailing trace id and an action.
 
 ``return+b.<trace id>.<digest>@example.org``: the digest is a truncated
 HMAC-SHA256 over the trace id and the normalised recipient, so a bounce can be
 tied to one sent message and a forged or garbled address is refused. Several
 secrets may be accepted at once (the first signs; older ones are still checked
 during a rotation grace period).
+
+As CiviCRM gives each message several such addresses, the letter before the
+first dot names the action: ``b`` bounce (the envelope sender), ``u``
+unsubscribe (the ``mailto:`` of List-Unsubscribe), ``o`` opt-out (blocklist),
+``r`` reply. The action letter is signed too (``b`` keeps the original data,
+so addresses of mail already sent stay valid): a bounce address cannot be
+turned into an unsubscribe request.
 """
 
 from __future__ import annotations
@@ -18,17 +25,26 @@ from email.message import Message
 from email.utils import getaddresses
 
 DIGEST_LENGTH = 16  # hex characters = 64 bits
-TAG = "b."  # marks a bounce token inside the local part
+BOUNCE = "b"
+UNSUBSCRIBE = "u"
+OPT_OUT = "o"
+REPLY = "r"
+ACTIONS = (BOUNCE, UNSUBSCRIBE, OPT_OUT, REPLY)
+#: Requests sent *to* an action address (a bounce only comes back to ``b``).
+REQUESTS = (UNSUBSCRIBE, OPT_OUT, REPLY)
 
 #: Headers that may carry the VERP address of a bounce, most reliable first.
 VERP_HEADERS = ("To", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To",
                 "Return-Path")
+#: Headers that name where a request was sent (not Return-Path: that is the sender's).
+REQUEST_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To", "Cc")
 
 
 @dataclass(frozen=True)
 class VerpToken:
     trace_id: int
     digest: str
+    action: str = BOUNCE
 
 
 def normalize_recipient(recipient: str) -> str:
@@ -53,18 +69,22 @@ class VerpCodec:
         self.secrets = [s.encode() if isinstance(s, str) else bytes(s) for s in secrets]
         self.digest_length = digest_length
         self._shape = re.compile(
-            re.escape(self.local_part + TAG) + r"(\d{1,19})\.([0-9a-f]{"
+            re.escape(self.local_part) + "([" + "".join(ACTIONS) + r"])\.(\d{1,19})\.([0-9a-f]{"
             + str(digest_length) + r"})@" + re.escape(self.domain) + r"\Z")
 
-    def _digest(self, secret: bytes, trace_id: int, recipient: str) -> str:
-        data = f"{trace_id}\0{normalize_recipient(recipient)}".encode()
-        return hmac.new(secret, data, hashlib.sha256).hexdigest()[: self.digest_length]
+    def _digest(self, secret: bytes, trace_id: int, recipient: str, action: str) -> str:
+        data = f"{trace_id}\0{normalize_recipient(recipient)}"
+        if action != BOUNCE:
+            data = f"{action}\0{data}"
+        return hmac.new(secret, data.encode(), hashlib.sha256).hexdigest()[: self.digest_length]
 
-    def build(self, trace_id: int, recipient: str) -> str:
+    def build(self, trace_id: int, recipient: str, action: str = BOUNCE) -> str:
         if not isinstance(trace_id, int) or isinstance(trace_id, bool) or trace_id < 0:
             raise ValueError("trace_id must be a non-negative integer")
-        digest = self._digest(self.secrets[0], trace_id, recipient)
-        return f"{self.local_part}{TAG}{trace_id}.{digest}@{self.domain}"
+        if action not in ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
+        digest = self._digest(self.secrets[0], trace_id, recipient, action)
+        return f"{self.local_part}{action}.{trace_id}.{digest}@{self.domain}"
 
     def parse(self, address: str) -> VerpToken | None:
         """Extract the token of an address of this codec's shape, else None."""
@@ -72,7 +92,7 @@ class VerpCodec:
             for _name, addr in getaddresses([str(address)]):
                 found = self._shape.match(addr.strip().lower())
                 if found:
-                    return VerpToken(int(found.group(1)), found.group(2))
+                    return VerpToken(int(found.group(2)), found.group(3), found.group(1))
         except Exception:  # noqa: BLE001 - garbled input must never raise
             return None
         return None
@@ -81,17 +101,24 @@ class VerpCodec:
         """True when the token was signed for this recipient by an accepted secret."""
         if token is None or not isinstance(token.digest, str):
             return False
+        if token.action not in ACTIONS:
+            return False
         ok = False
         for secret in self.secrets:
             # Check every secret so timing does not reveal which one matched.
-            expected = self._digest(secret, token.trace_id, recipient)
+            expected = self._digest(secret, token.trace_id, recipient, token.action)
             ok |= hmac.compare_digest(expected, token.digest.lower())
         return ok
 
-    def find_tokens(self, msg: Message) -> list[VerpToken]:
-        """Distinct tokens in the VERP headers of ``msg``, in preference order."""
+    def find_tokens(self, msg: Message, actions: Sequence[str] = (BOUNCE,),
+                    headers: Sequence[str] = VERP_HEADERS) -> list[VerpToken]:
+        """Distinct tokens of ``actions`` in ``headers`` of ``msg``, in preference order.
+
+        By default the bounce tokens of the headers a bounce may carry its
+        VERP address in; ``find_requests`` looks for the requests.
+        """
         found: list[VerpToken] = []
-        for header in VERP_HEADERS:
+        for header in headers:
             try:
                 values = msg.get_all(header) or []
             except Exception:  # noqa: BLE001, S112 - a broken header is skipped
@@ -99,9 +126,13 @@ class VerpCodec:
             for value in values:
                 for _name, addr in getaddresses([str(value)]):
                     token = self.parse(addr)
-                    if token and token not in found:
+                    if token and token.action in actions and token not in found:
                         found.append(token)
         return found
+
+    def find_requests(self, msg: Message) -> list[VerpToken]:
+        """Tokens of the unsubscribe, opt-out and reply addresses ``msg`` was sent to."""
+        return self.find_tokens(msg, REQUESTS, REQUEST_HEADERS)
 
 
 def find_tokens(msg: Message, codec: VerpCodec) -> list[VerpToken]:

@@ -104,10 +104,16 @@ class CivimailBounce(models.Model):
     def _process_bounce_messages(self, account, raws):
         """Analyze and record messages of ``account`` ({uid: raw}) in bulk.
 
+        Messages sent to an action address (unsubscribe, opt-out, reply) are
+        requests, handled by civimail.verp.request; the others are bounces.
+
         Returns {uid: (outcome, label, reason)}. Analysis is pure Python;
         the database work of the whole batch is done in a few queries.
         """
         codec = account._verp_codec()
+        # Emails to an unsubscribe, opt-out or reply address are requests, not bounces.
+        results = self.env["civimail.verp.request"]._process_requests(account, codec, raws)
+        raws = {uid: raw for uid, raw in raws.items() if uid not in results}
         patterns = self.env["civimail.bounce.pattern"]._pattern_set()
         reports = {uid: analyze(raw, patterns=patterns, verp=codec) for uid, raw in raws.items()}
         traces = self.env["mailing.trace"].sudo().browse({
@@ -116,7 +122,7 @@ class CivimailBounce(models.Model):
         }).exists()
         traces_by_id = {trace.id: trace for trace in traces}
         counted = self._counted(traces)
-        results, accepted = {}, []
+        accepted = []
         for uid, report in reports.items():
             if report.kind == "not_bounce":
                 results[uid] = (IGNORED, self.env._("not a bounce"), report.reason)
@@ -137,7 +143,8 @@ class CivimailBounce(models.Model):
                     counted.add((trace.id, report.kind))
                     entries.append((report, found, trace))
             if not entries:
-                label = self.env._("already counted") if replayed else self.env._("unidentified")
+                label = (account._already_processed_label() if replayed
+                         else self.env._("unidentified"))
                 results[uid] = (IGNORED, label, "; ".join(refused) or report.reason)
                 continue
             accepted.append((uid, len(entries)))
@@ -164,18 +171,24 @@ class CivimailBounce(models.Model):
     @api.model
     def _verified_trace(self, account, codec, found, traces_by_id):
         """The mailing trace a VERP token names, or (empty, why it is refused)."""
-        Trace = self.env["mailing.trace"].sudo()
         if found.verp is None:
-            return Trace, self.env._("%s: no VERP address of this database", found.email or "?")
-        trace = traces_by_id.get(found.verp.trace_id)
+            return self.env["mailing.trace"].sudo(), self.env._(
+                "%s: no VERP address of this database", found.email or "?")
+        return self._verified_token(account, codec, found.verp, traces_by_id)
+
+    @api.model
+    def _verified_token(self, account, codec, token, traces_by_id):
+        """The mailing trace a VERP token (of any action) names, or (empty, why it is refused)."""
+        Trace = self.env["mailing.trace"].sudo()
+        trace = traces_by_id.get(token.trace_id)
         if not trace:
             return Trace, self.env._(
-                "VERP address names trace %s, which does not exist", found.verp.trace_id
+                "VERP address names trace %s, which does not exist", token.trace_id
             )
-        if not codec.verify(found.verp, trace.email or ""):
+        if not codec.verify(token, trace.email or ""):
             return Trace, self.env._(
                 "VERP address of trace %s has a bad signature (forged or damaged)",
-                found.verp.trace_id,
+                token.trace_id,
             )
         company = (
             trace.mass_mailing_id._civimail_company() if trace.mass_mailing_id

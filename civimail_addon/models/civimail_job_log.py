@@ -101,8 +101,9 @@ class CivimailJobLog(models.Model):
 
         A runner takes the records to work on (all relevant records when
         called without; ``company``: all those of one company) and returns a
-        dict with ``processed``, ``failed`` and an optional ``message``. It may
-        commit its own batches.
+        dict with ``processed``, ``failed`` and an optional ``message``;
+        ``idle`` when the run found nothing to do (a scheduled run then leaves
+        no line). It may commit its own batches.
         """
         accounts = self.env["civimail.mail.account"]
         return {
@@ -186,7 +187,8 @@ class CivimailJobLog(models.Model):
         # Held while the job runs, released when it ends or its worker dies
         # (its connection closes): how the next run knows a line is orphaned.
         # Taken before the line is committed, so that no run sees it unlocked.
-        self.env.cr.execute(SQL("SELECT pg_advisory_lock(%s, %s)", JOB_LOCK_KEY, log.id))
+        lock = log.id
+        self.env.cr.execute(SQL("SELECT pg_advisory_lock(%s, %s)", JOB_LOCK_KEY, lock))
         try:
             if auto_commit:
                 # The line shows "Running" while the job works and survives its failure.
@@ -196,6 +198,7 @@ class CivimailJobLog(models.Model):
                 with self._job_transaction(auto_commit):
                     result = runner(records=records, company=company or None)
             except Exception as error:  # a job's failure must not break the caller
+                result = {}
                 if isinstance(error, UserError):  # an explained problem, e.g. a bad setting
                     _logger.warning("CiviMail job %s failed: %s", job, error.args[0])
                 else:
@@ -209,18 +212,22 @@ class CivimailJobLog(models.Model):
                     "failed_count": result.get("failed", 0),
                     "message": result.get("message") or False,
                 }
-            log.write(
-                {
+            if result.get("idle") and origin == "cron" and self.env.context.get("cron_id"):
+                # A scheduled run (the cron runner names its job; "Run Manually"
+                # does not) that found nothing to do, every few minutes, is noise.
+                log.unlink()
+                log = self.browse()
+            else:
+                log.write({
                     **values,
                     "date_end": fields.Datetime.now(),
                     "duration": time.monotonic() - started,
-                }
-            )
+                })
             if auto_commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
         finally:
             # The connection goes back to the pool: it must not keep the lock.
-            self.env.cr.execute(SQL("SELECT pg_advisory_unlock(%s, %s)", JOB_LOCK_KEY, log.id))
+            self.env.cr.execute(SQL("SELECT pg_advisory_unlock(%s, %s)", JOB_LOCK_KEY, lock))
         return log
 
     @api.model

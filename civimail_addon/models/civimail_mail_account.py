@@ -399,7 +399,8 @@ class CivimailMailAccount(models.Model):
     def _fetch(self):
         """Read, process and mark this account's messages; return (counts, error)."""
         self.ensure_one()
-        counts = {"processed": 0, "ignored": 0, "failed": 0, "labels": Counter()}
+        counts = {"processed": 0, "ignored": 0, "already": 0, "failed": 0, "labels": Counter()}
+        already = self._already_processed_label()
         error = False
         try:
             with open_mailbox(self._mailbox_settings()) as mailbox:
@@ -412,6 +413,9 @@ class CivimailMailAccount(models.Model):
                         if uids:
                             mailbox.mark(uids, outcome)
                     for outcome, label, failed in outcomes.values():
+                        if label == already:  # a replay: moved again, counted apart
+                            counts["already"] += 1
+                            continue
                         counts["processed" if outcome == PROCESSED else "ignored"] += 1
                         counts["failed"] += failed
                         counts["labels"][label] += 1
@@ -421,7 +425,7 @@ class CivimailMailAccount(models.Model):
         self.write({
             "last_run_date": fields.Datetime.now(),
             "last_run_status": "error" if error else ("warning" if counts["failed"] else "ok"),
-            "last_run_count": counts["processed"] + counts["ignored"],
+            "last_run_count": counts["processed"] + counts["ignored"] + counts["already"],
             "last_error": error,
         })
         self._commit_batch()
@@ -468,8 +472,13 @@ class CivimailMailAccount(models.Model):
                 outcomes[message.uid] = (outcome, label, failed)
             else:  # processed by an earlier run, or earlier in this batch
                 outcome = known[key] if key in known else results[first.uid][0]
-                outcomes[message.uid] = (outcome, self.env._("already processed"), False)
+                outcomes[message.uid] = (outcome, self._already_processed_label(), False)
         return outcomes
+
+    @api.model
+    def _already_processed_label(self):
+        """The label of a message or request processed before: counted apart, not again."""
+        return self.env._("already processed")
 
     def _process_fresh(self, messages):
         """{uid: (outcome, label, reason, failed)}: the whole batch at once when it can.
@@ -563,6 +572,8 @@ class CivimailMailAccount(models.Model):
         )
         if labels:
             summary += f" ({labels})"
+        if counts["already"]:
+            summary += self.env._(", %(already)s already processed", already=counts["already"])
         if error:
             summary += ". " + error
         return summary

@@ -6,6 +6,7 @@ import random
 import re
 import threading
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
@@ -13,6 +14,7 @@ from types import SimpleNamespace
 import psycopg2
 import psycopg2.errors
 import psycopg2.extras
+import pytz
 import werkzeug.urls
 from odoo import Command, api, fields, models, sql_db, tools
 from odoo.addons.mail.models.mail_mail import _UNFOLLOW_REGEX
@@ -33,6 +35,7 @@ from ..engine.sending import (
     list_unsubscribe,
     message_date,
 )
+from ..engine.verp import BOUNCE, REPLY, UNSUBSCRIBE
 
 _logger = logging.getLogger(__name__)
 
@@ -72,17 +75,44 @@ class MailingMailing(models.Model):
     _inherit = "mailing.mailing"
 
     civimail_paused = fields.Boolean(string="Paused", copy=False, readonly=True)
+    civimail_state = fields.Selection(
+        [("draft", "Draft"), ("in_queue", "In Queue"), ("sending", "Sending"),
+         ("paused", "Paused"), ("done", "Sent")],
+        string="Sending status", compute="_compute_civimail_state",
+        help="The mailing's status, Paused while CiviMail's sending is paused.",
+    )
     civimail_message = fields.Text(
         string="Sending problem", copy=False, readonly=True,
-        help="Why the mailing stopped or waits, as the sending job last saw it.",
+        help="Why the mailing stopped, as the sending job last saw it.",
     )
+    civimail_track_replies = fields.Boolean(
+        string="Track replies",
+        help="Replies go to a signed address of the bounce mailbox: Fetch Bounces marks the "
+        "recipient as replied, files the reply on the contact and forwards it to the "
+        "mailing's reply-to address (or its responsible).",
+    )
+    civimail_wait_until = fields.Datetime(
+        string="Waiting for send limit until", copy=False, readonly=True,
+        help="The outgoing server's send limit is reached: sending continues then.",
+    )
+    civimail_wait_note = fields.Char(string="Send limit", compute="_compute_civimail_wait_note")
     civimail_total = fields.Integer(string="Recipients", compute="_compute_civimail_counts")
     civimail_done = fields.Integer(string="Processed", compute="_compute_civimail_counts")
     civimail_sent = fields.Integer(string="Sent", compute="_compute_civimail_counts")
     civimail_failed = fields.Integer(string="Failed", compute="_compute_civimail_counts")
     civimail_bounced = fields.Integer(string="Bounced", compute="_compute_civimail_counts")
     civimail_skipped = fields.Integer(string="Skipped", compute="_compute_civimail_counts")
+    civimail_replied = fields.Integer(string="Replied", compute="_compute_civimail_counts")
+    civimail_on_hold = fields.Integer(string="On hold", compute="_compute_civimail_counts")
     civimail_progress = fields.Float(string="Progress", compute="_compute_civimail_counts")
+    civimail_delivered_rate = fields.Float(
+        string="Delivered (%)", compute="_compute_civimail_counts")
+    civimail_bounced_rate = fields.Float(string="Bounced (%)", compute="_compute_civimail_counts")
+    civimail_on_hold_rate = fields.Float(string="On hold (%)", compute="_compute_civimail_counts")
+    civimail_bounce_report_ids = fields.One2many(
+        "civimail.mailing.report", "mailing_id", string="Bounces by type",
+        domain=[("outcome", "=", "bounced")],
+    )
 
     def _civimail_company(self):
         """The company a mailing sends for: its responsible's, like its outgoing server.
@@ -97,27 +127,63 @@ class MailingMailing(models.Model):
         """The mailings CiviMail sends: all email mailings."""
         return self.filtered(lambda mailing: mailing.mailing_type == "mail")
 
+    @api.depends("state", "civimail_paused")
+    def _compute_civimail_state(self):
+        for mailing in self:
+            paused = mailing.civimail_paused and mailing.state in ("in_queue", "sending")
+            mailing.civimail_state = "paused" if paused else mailing.state
+
+    @api.depends("civimail_wait_until")
+    @api.depends_context("tz")
+    def _compute_civimail_wait_note(self):
+        now = fields.Datetime.now()
+        try:
+            zone = pytz.timezone(self.env.context.get("tz") or self.env.user.tz or "UTC")
+        except pytz.UnknownTimeZoneError:
+            zone = pytz.utc
+        for mailing in self:
+            until = mailing.civimail_wait_until
+            if not until or until <= now or mailing.state not in ("in_queue", "sending"):
+                mailing.civimail_wait_note = False
+                continue
+            # The time of day in the user's zone, with the date when not today.
+            local = tools.format_datetime(self.env, until, tz=zone.zone, dt_format="HH:mm")
+            local_date = pytz.utc.localize(until).astimezone(zone).date()
+            if local_date != pytz.utc.localize(now).astimezone(zone).date():
+                local = f"{tools.format_date(self.env, local_date)} {local}"
+            mailing.civimail_wait_note = self.env._(
+                "Waiting for send limit until %(time)s", time=local)
+
     @api.depends("mailing_trace_ids.trace_status")
     def _compute_civimail_counts(self):
         groups = self.env["mailing.trace"].sudo()._read_group(
-            [("mass_mailing_id", "in", self.ids)], ["mass_mailing_id", "trace_status"],
-            ["__count"],
+            [("mass_mailing_id", "in", self.ids)],
+            ["mass_mailing_id", "trace_status", "failure_type"], ["__count"],
         )
         counts = {}
-        for mailing, status, count in groups:
-            counts.setdefault(mailing.id, {})[status] = count
+        for mailing, status, failure_type, count in groups:
+            by_status = counts.setdefault(mailing.id, defaultdict(int))
+            by_status[status] += count
+            if status == "cancel" and failure_type == "civimail_hold":
+                by_status["on_hold"] += count
         for mailing in self:
-            by_status = counts.get(mailing.id, {})
-            total = sum(by_status.values())
-            waiting = by_status.get("outgoing", 0) + by_status.get("process", 0)
+            by_status = counts.get(mailing.id, defaultdict(int))
+            total = sum(count for status, count in by_status.items() if status != "on_hold")
+            waiting = by_status["outgoing"] + by_status["process"]
             mailing.civimail_total = total
             mailing.civimail_done = total - waiting
-            mailing.civimail_sent = sum(by_status.get(s, 0) for s in SENT_STATUSES)
-            mailing.civimail_failed = by_status.get("error", 0)
-            mailing.civimail_bounced = by_status.get("bounce", 0)
-            mailing.civimail_skipped = by_status.get("cancel", 0)
-            # A ratio, as the form's percentage widget shows it.
+            mailing.civimail_sent = sum(by_status[status] for status in SENT_STATUSES)
+            mailing.civimail_failed = by_status["error"]
+            mailing.civimail_bounced = by_status["bounce"]
+            mailing.civimail_skipped = by_status["cancel"]
+            mailing.civimail_replied = by_status["reply"]
+            mailing.civimail_on_hold = by_status["on_hold"]
+            # Ratios, as the form's percentage widget shows them; of the
+            # intended recipients, as CiviCRM's mailing report counts.
             mailing.civimail_progress = (total - waiting) / total if total else 0.0
+            mailing.civimail_delivered_rate = mailing.civimail_sent / total if total else 0.0
+            mailing.civimail_bounced_rate = by_status["bounce"] / total if total else 0.0
+            mailing.civimail_on_hold_rate = by_status["on_hold"] / total if total else 0.0
 
     # ------------------------------------------------------------------
     # Keeping the host's queue away from CiviMail's mailings
@@ -155,6 +221,16 @@ class MailingMailing(models.Model):
                 date or fields.Datetime.now() for date in owned.mapped("schedule_date")
             )
         return result
+
+    def action_civimail_view_bounces(self):
+        """The bounces of this mailing, by type."""
+        self.ensure_one()
+        self.check_access("read")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "civimail_addon.civimail_bounce_action")
+        action["domain"] = [("mailing_id", "=", self.id)]
+        action["context"] = {"search_default_group_by_type": True}
+        return action
 
     def action_civimail_pause(self):
         self.check_access("write")
@@ -247,7 +323,11 @@ class MailingMailing(models.Model):
         """Job runner of "Send Scheduled Mailings": start due mailings, send their recipients."""
         mode = self._civimail_delivery_mode()
         if mode == "disabled":
-            return {"processed": 0, "message": self.env._(
+            held = self.search_count([("state", "in", ("in_queue", "sending")),
+                                      ("mailing_type", "=", "mail"),
+                                      ("civimail_paused", "=", False)], limit=1)
+            # Said at each run while mailings wait; a scheduled run with none leaves no line.
+            return {"processed": 0, "idle": not held, "message": self.env._(
                 "Delivery is disabled (setting “Delivery mode”): nothing was sent.")}
         worker = _Worker(self.sudo(), mode)
         try:
@@ -279,6 +359,7 @@ class MailingMailing(models.Model):
     def _civimail_start(self):
         """Create this mailing's traces: one outgoing per recipient, skipped ones canceled.
 
+        Returns the number of recipients skipped (canceled traces).
         Runs once per mailing, the mailing's row locked by the caller. Works by
         chunks of recipients, forgetting each chunk's records once its traces
         exist, so that memory does not grow with the number of recipients
@@ -288,6 +369,7 @@ class MailingMailing(models.Model):
         res_ids = self._get_remaining_recipients()
         seen = {tools.email_normalize(email) for email in self._get_seen_list()}
         Trace = self.env["mailing.trace"].sudo()
+        skipped = 0
         for chunk in tools.split_every(START_CHUNK, res_ids, list):
             emails = self._civimail_recipients(chunk)
             normalized = {res_id: tools.email_normalize(email) for res_id, email in emails.items()}
@@ -307,6 +389,7 @@ class MailingMailing(models.Model):
                 elif email_normalized in seen:
                     failure = "mail_dup"
                 seen.add(email_normalized)
+                skipped += bool(failure)
                 values.append({
                     "mass_mailing_id": self.id,
                     "model": self.mailing_model_real,
@@ -318,7 +401,7 @@ class MailingMailing(models.Model):
             Trace.create(values)
             self.env.invalidate_all()  # flushes, then forgets the chunk's records
         self.write({"state": "sending", "civimail_message": False})
-        return len(res_ids)
+        return skipped
 
     def _civimail_composer(self):
         """The host's mass-mail composer for this mailing, as its own sending builds it."""
@@ -401,6 +484,7 @@ class _Worker:
         self.host_rendering = set()  # mailings whose messages the host prepares itself
         self.pending = None  # the batch on the wire
         self.counts = {"sent": 0, "failed": 0, "bounced": 0, "skipped": 0, "retry": 0}
+        self.started = self.finished = 0  # mailings started, mailings done
         self.notes = []
         self.batch_size = max(1, self.Mailing._civimail_int_param(
             BATCH_SIZE_PARAM, DEFAULT_BATCH_SIZE))
@@ -449,6 +533,12 @@ class _Worker:
                 self.commit()
             self.finish(mailing)
         counts = self.counts
+        if not (any(counts.values()) or self.notes or self.started or self.finished):
+            # Nothing due, paused, or waiting for a send limit: a scheduled
+            # run leaves no line (see civimail.job.log._run_job).
+            return {"idle": True, "message": self.env._(
+                "Nothing to send: no mailing is due, and the mailings being sent are paused "
+                "or wait for their send limit.")}
         message = self.env._(
             "%(sent)s sent, %(failed)s failed, %(bounced)s bounced, %(skipped)s skipped, "
             "%(retry)s to retry.",
@@ -507,8 +597,10 @@ class _Worker:
             mailing.invalidate_recordset()
             try:
                 mailing._civimail_check_ready()
-                mailing._civimail_start()
+                skipped = mailing._civimail_start()
                 self.check_size(mailing)
+                self.counts["skipped"] += skipped
+                self.started += 1
             except UserError as error:
                 if not self.testing:
                     cr.rollback()
@@ -563,7 +655,9 @@ class _Worker:
                 "state": "done",
                 "sent_date": fields.Datetime.now(),
                 "kpi_mail_required": not mailing.sent_date,
+                "civimail_wait_until": False,
             })
+            self.finished += 1
             self.commit()
 
     # -- one mailing ---------------------------------------------------------------
@@ -643,10 +737,9 @@ class _Worker:
     def postpone(self, traces, until, mailing, server):
         traces.write({"trace_status": "outgoing", "civimail_claim": 0,
                       "civimail_next_try": until})
-        mailing.write({"civimail_message": self.env._(
-            "The send limit of the outgoing server “%(server)s” is reached: sending continues "
-            "after %(until)s (UTC).", server=server.name, until=fields.Datetime.to_string(until),
-        )})
+        mailing.write({"civimail_wait_until": until})
+        _logger.info("CiviMail: mailing %s waits for the send limit of outgoing server %s "
+                     "until %s (UTC)", mailing.id, server.name, until)
         self.commit()
 
     # -- building messages -----------------------------------------------------------
@@ -736,13 +829,15 @@ class _Worker:
         """
         _server, _smtp_from, _account, codec = route
         context = self.mailing_context(mailing)
-        verp = codec.build(trace.id, tools.email_normalize(trace.email) or trace.email or "")
+        addresses = self.action_addresses(mailing, trace, codec)
+        verp = addresses[BOUNCE]
         if mailing.id in self.host_rendering:
-            email = self.outgoing_host(mailing, trace, values, route, verp)
+            email = self.outgoing_host(mailing, trace, values, route, addresses)
         else:
-            email = self.outgoing(mailing, trace, values, verp, context)
+            email = self.outgoing(mailing, trace, values, addresses, context)
             if probe:
-                email = self.check_outgoing(email, mailing, trace, values, route, verp=verp)
+                email = self.check_outgoing(email, mailing, trace, values, route,
+                                            addresses=addresses)
         if not email or not email["email_to"]:
             return _Failure("mail_email_missing")
         _bounce, notifications = self.alias_domain(
@@ -789,7 +884,16 @@ class _Worker:
             cache[email_from] = emails_from[0] if emails_from else email_from
         return cache[email_from]
 
-    def outgoing(self, mailing, trace, values, verp, context):
+    @staticmethod
+    def action_addresses(mailing, trace, codec):
+        """{action: signed address} of a trace's message: bounce, unsubscribe, and reply
+        when the mailing tracks replies (as CiviCRM's VERP addresses)."""
+        recipient = tools.email_normalize(trace.email) or trace.email or ""
+        actions = (BOUNCE, UNSUBSCRIBE, REPLY) if mailing.civimail_track_replies \
+            else (BOUNCE, UNSUBSCRIBE)
+        return {action: codec.build(trace.id, recipient, action) for action in actions}
+
+    def outgoing(self, mailing, trace, values, addresses, context):
         """What the host's mail.mail would prepare for this trace, without creating one.
 
         As ``mail.mail._prepare_outgoing_list`` (mail, mass_mailing and this
@@ -868,7 +972,7 @@ class _Worker:
             "reply_to": values.get("reply_to"),
             "subject": values.get("subject"),
         }
-        self.civimail_headers(mailing, trace, email, verp)
+        self.civimail_headers(mailing, trace, email, addresses)
         return email
 
     @staticmethod
@@ -887,7 +991,7 @@ class _Worker:
         return {route: f"{context['links_prefix']}{route}?{params}"
                 for route in ("confirm_unsubscribe", "unsubscribe_oneclick", "view")}
 
-    def outgoing_host(self, mailing, trace, values, route, verp):
+    def outgoing_host(self, mailing, trace, values, route, addresses):
         """What the host's mail.mail prepares for this trace: the same as ``outgoing``, slower."""
         server = route[0]
         MailMail = self.env["mail.mail"].sudo().with_context(
@@ -898,12 +1002,12 @@ class _Worker:
             return None
         email = {key: email_list[0][key] for key in OUTGOING_KEYS}
         email["headers"] = dict(email["headers"])
-        self.civimail_headers(mailing, trace, email, verp)
+        self.civimail_headers(mailing, trace, email, addresses)
         return email
 
-    def check_outgoing(self, email, mailing, trace, values, route, *, verp):
+    def check_outgoing(self, email, mailing, trace, values, route, *, addresses):
         """``email`` if the host prepares the same for this trace; else the host's, from now on."""
-        host = self.outgoing_host(mailing, trace, values, route, verp)
+        host = self.outgoing_host(mailing, trace, values, route, addresses)
         if host is None and email is None:
             return None
         differing = [key for key in OUTGOING_KEYS
@@ -917,8 +1021,9 @@ class _Worker:
             return host
         return email
 
-    def civimail_headers(self, mailing, trace, email, verp):
-        """The return path, one-click unsubscribe (URL and mailto) and CiviMail's own headers."""
+    def civimail_headers(self, mailing, trace, email, addresses):
+        """The return path, one-click unsubscribe (URL and mailto), the reply address when
+        replies are tracked, and CiviMail's own headers."""
         headers = email["headers"]
         unsubscribe = headers.get("List-Unsubscribe") or ""
         if unsubscribe.startswith("<") and unsubscribe.endswith(">"):
@@ -927,9 +1032,14 @@ class _Worker:
             normalized = email["email_to_normalized"]
             url = mailing._get_unsubscribe_oneclick_url(
                 normalized[0] if normalized else trace.email, trace.res_id)
+        if REPLY in addresses:
+            # Replies reach the mailbox Fetch Bounces reads, which forwards them.
+            sender = tools.mail.email_split_tuples(email["email_from"] or "")
+            email["reply_to"] = tools.formataddr((sender[0][0] if sender else "",
+                                                  addresses[REPLY]))
         headers.update({
-            "Return-Path": verp,
-            "List-Unsubscribe": list_unsubscribe(url, verp),
+            "Return-Path": addresses[BOUNCE],
+            "List-Unsubscribe": list_unsubscribe(url, addresses[UNSUBSCRIBE]),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "X-CiviMail-Mailing": str(mailing.id),
             "X-CiviMail-Trace": str(trace.id),

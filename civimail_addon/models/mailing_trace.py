@@ -27,6 +27,17 @@ class MailingTrace(models.Model):
         "server's send limit is reached.",
     )
 
+    civimail_unsubscribe_date = fields.Datetime(
+        string="Unsubscribed by email", readonly=True, copy=False,
+        help="When the recipient's unsubscribe request (an email to this message's signed "
+        "unsubscribe address) was processed.",
+    )
+    civimail_opt_out_date = fields.Datetime(
+        string="Opted out by email", readonly=True, copy=False,
+        help="When the recipient's opt-out request (an email to this message's signed opt-out "
+        "address) put the email on the blocklist.",
+    )
+
     def init(self):
         # The queue the workers claim from: small, hot, and read in id order.
         index = "mailing_trace_civimail_queue"

@@ -102,3 +102,15 @@ class CivimailMailingReport(models.Model):
              WHERE mailing.mailing_type = 'mail'
           GROUP BY 2, 3, 4, 5, 6, 7
         """)
+
+    def action_open_bounces(self):
+        """The bounces of this line's mailing and bounce type."""
+        self.ensure_one()
+        self.check_access("read")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "civimail_addon.civimail_bounce_action")
+        action["domain"] = [("mailing_id", "=", self.mailing_id.id),
+                            ("type_id", "=", self.bounce_type_id.id)]
+        action["context"] = {}
+        action["name"] = self.env._("Bounces: %(type)s", type=self.bounce_type_id.display_name)
+        return action

@@ -11,3 +11,4 @@ from . import test_deliverability
 from . import test_smtp_tls
 from . import test_dashboard
 from . import test_tour
+from . import test_verp_requests

@@ -229,7 +229,7 @@ class TestBounceProcessing(CivimailMailCase):
         ]
         self.assertEqual(outcomes[0][:2], (PROCESSED, "quota"))
         for outcome, label, reason in outcomes[1:]:
-            self.assertEqual((outcome, label), (IGNORED, "already counted"))
+            self.assertEqual((outcome, label), (IGNORED, "already processed"))
             self.assertIn(f"trace {trace.id}", reason)
         self.assertEqual(self.Bounce.search_count([("trace_id", "=", trace.id)]), 1)
         self.assertFalse(self.partner.email_on_hold, "one bounce of a threshold of 3")
@@ -242,7 +242,7 @@ class TestBounceProcessing(CivimailMailCase):
             "b": self.bounce_of(trace, message_id="<b@mx.example.net>"),
         })
         self.assertEqual(sorted(label for _outcome, label, _reason in results.values()),
-                         ["already counted", "invalid"])
+                         ["already processed", "invalid"])
         self.assertEqual(self.Bounce.search_count([("trace_id", "=", trace.id)]), 1)
 
     def test_a_complaint_and_a_bounce_of_one_trace_both_count(self):
@@ -252,7 +252,7 @@ class TestBounceProcessing(CivimailMailCase):
         outcome, label, _reason = self.process(self.complaint_of(trace))
         self.assertEqual((outcome, label), (PROCESSED, "complaint"))
         replayed = self.process(self.complaint_of(trace, message_id="<fbl-2@fbl.example.net>"))
-        self.assertEqual(replayed[:2], (IGNORED, "already counted"))
+        self.assertEqual(replayed[:2], (IGNORED, "already processed"))
         bounces = self.Bounce.search([("trace_id", "=", trace.id)])
         self.assertEqual(sorted(bounces.mapped("kind")), ["bounce", "complaint"])
 

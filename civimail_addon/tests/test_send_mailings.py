@@ -4,6 +4,7 @@ import tempfile
 from contextlib import contextmanager
 from unittest.mock import patch
 
+import pytz
 from odoo import Command, tools
 from odoo.exceptions import UserError
 from odoo.modules import module as odoo_module
@@ -125,8 +126,10 @@ class TestSendMailings(SendCaseMixin, CivimailCase):
             self.assertEqual(message["X-CiviMail-Mailing"], str(mailing.id))
             self.assertIn(f"/mailing/{mailing.id}/unsubscribe_oneclick?",
                           message["List-Unsubscribe"])
-            self.assertIn(f"<mailto:{item.mail_from}?subject=unsubscribe>",
+            self.assertIn(f"<mailto:{codec.build(trace.id, rcpt, 'u')}?subject=unsubscribe>",
                           message["List-Unsubscribe"])
+            self.assertNotIn("+r.", str(message["Reply-To"]),
+                             "replies are not tracked unless the mailing says so")
             self.assertEqual(message["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click")
             partner = self.partners.filtered(lambda p, rcpt=rcpt: p.email == rcpt)
             self.assertEqual(message["Subject"], f"News for {partner.name}")
@@ -141,8 +144,9 @@ class TestSendMailings(SendCaseMixin, CivimailCase):
 
     def host_message(self, worker, mailing, trace, values, route):
         """The bytes the host's own build_email and envelope code make of this trace."""
-        verp = route[3].build(trace.id, tools.email_normalize(trace.email))
-        outgoing = worker.outgoing_host(mailing, trace, values, route, verp)
+        addresses = worker.action_addresses(mailing, trace, route[3])
+        verp = addresses["b"]
+        outgoing = worker.outgoing_host(mailing, trace, values, route, addresses)
         IrMailServer = self.env["ir.mail_server"].sudo().with_context(
             send_validated_to=outgoing["email_to_normalized"], domain_bounce_address=verp)
         emails_from = tools.mail.email_split_and_format_normalize(outgoing["email_from"])
@@ -174,7 +178,7 @@ class TestSendMailings(SendCaseMixin, CivimailCase):
         mailing = self.make_mailing(
             people, subject="Nouvelles pour {{ object.name }} — été ☀",
             email_from="Équipe News <news@example.org>", reply_to_mode="new",
-            reply_to="Réponses <replies@example.org>",
+            reply_to="Réponses <replies@example.org>", civimail_track_replies=True,
             attachment_ids=[Command.set(files.ids)],
             body_html='<p>Dear <t t-out="object.name"/>, <a href="https://example.com/read">'
                       'read</a>, <a href="/view">online</a> or <a href="/unsubscribe_from_list">'
@@ -343,10 +347,97 @@ class TestSendMailings(SendCaseMixin, CivimailCase):
         self.assertEqual(len(waiting), 1)
         self.assertTrue(waiting.civimail_next_try)
         self.assertEqual(mailing.state, "sending")
-        self.assertIn("send limit", mailing.civimail_message)
+        self.assertEqual(mailing.civimail_wait_until, waiting.civimail_next_try)
+        self.assertIn("Waiting for send limit until", mailing.civimail_wait_note)
         self.assertIn("3 of 3", self.server.civimail_usage)
         self.server.with_user(self.user_manager).action_civimail_reset_limit()
         self.assertIn("0 of 3", self.server.civimail_usage)
+
+    def test_send_limit_wait_reads_in_the_user_zone_and_survives_resume(self):
+        self.server.write({"civimail_limit_period": "day", "civimail_limit": 1})
+        mailing = self.make_mailing()
+        mailing.action_put_in_queue()
+        self.run_job()
+        until = mailing.civimail_wait_until
+        self.assertTrue(until)
+        for zone in ("Pacific/Auckland", "America/Los_Angeles"):
+            with self.subTest(zone):
+                local = pytz.utc.localize(until).astimezone(pytz.timezone(zone))
+                note = mailing.with_context(tz=zone).civimail_wait_note
+                self.assertRegex(note, r"^Waiting for send limit until ")
+                self.assertTrue(note.endswith(f" {local:%H:%M}"), note)
+        mailing.action_civimail_pause()
+        self.assertEqual(mailing.civimail_state, "paused")
+        mailing.action_civimail_resume()
+        self.assertEqual(mailing.civimail_state, "sending")
+        self.assertTrue(mailing.civimail_wait_note, "still waiting after Resume")
+        self.run_job()  # still nothing to send: the limit holds
+        self.assertEqual(self.sink.count(), 1)
+        self.assertTrue(mailing.civimail_wait_note)
+
+    def test_a_scheduled_run_with_nothing_to_do_leaves_no_line(self):
+        JobLog = self.env["civimail.job.log"]
+        cron = self.env.ref("civimail_addon.ir_cron_civimail_send_mailings")
+        paused = self.make_mailing()
+        paused.action_put_in_queue()
+        paused.action_civimail_pause()
+        self.run_job(paused)  # starts it: its recipients are created
+        before = JobLog.search_count([("job", "=", "send_mailings")])
+        with really_sending():
+            JobLog.with_context(cron_id=cron.id)._run_job("send_mailings")
+        self.assertEqual(JobLog.search_count([("job", "=", "send_mailings")]), before)
+        with really_sending():
+            cron.method_direct_trigger()  # "Run Manually" writes its line, saying why
+        log = JobLog.search([("job", "=", "send_mailings")], limit=1)
+        self.assertEqual((log.origin, log.status, log.processed_count), ("cron", "ok", 0))
+        self.assertIn("Nothing to send", log.message)
+        self.assertEqual(self.sink.count(), 0)
+        # Delivery disabled: said while a mailing waits for it, else no line either.
+        self.env["ir.config_parameter"].set_param("civimail_addon.delivery_mode", "disabled")
+        before = JobLog.search_count([("job", "=", "send_mailings")])
+        JobLog.with_context(cron_id=cron.id)._run_job("send_mailings")
+        self.assertEqual(JobLog.search_count([("job", "=", "send_mailings")]), before)
+        paused.action_civimail_resume()
+        log = JobLog.with_context(cron_id=cron.id)._run_job("send_mailings")
+        self.assertIn("Delivery is disabled", log.message)
+
+    def test_the_run_counts_recipients_skipped_at_start(self):
+        blocked = self.env["res.partner"].create({"name": "B", "email": "b@example.com"})
+        self.env["mail.blacklist"]._add("b@example.com")
+        mailing = self.make_mailing(self.partners[:2] | blocked)
+        mailing.action_put_in_queue()
+        log = self.run_job(mailing)
+        self.assertIn("2 sent, 0 failed, 0 bounced, 1 skipped", log.message)
+        self.assertEqual((log.processed_count, mailing.civimail_skipped), (2, 1))
+
+    def test_progress_counts_and_rates(self):
+        held = self.env["res.partner"].create({"name": "Held", "email": "held2@example.com"})
+        self.env["civimail.bounce"].create({
+            "email": "held2@example.com", "hard": True,
+            "type_id": self.env["civimail.bounce.type"]._by_code()["invalid"].id,
+        })
+        mailing = self.make_mailing(self.partners | held)
+        mailing.action_put_in_queue()
+        self.run_job(mailing)
+        traces = {t.email: t for t in self.traces(mailing)}
+        traces["reader1@example.com"].set_replied()
+        bounce = self.env["civimail.bounce"]._record_smtp_refusal(
+            traces["reader2@example.com"], self.account, 550, "5.1.1 no such user", "rcpt")
+        mailing.invalidate_recordset()
+        self.assertEqual(
+            (mailing.civimail_total, mailing.civimail_done, mailing.civimail_sent,
+             mailing.civimail_bounced, mailing.civimail_skipped, mailing.civimail_replied,
+             mailing.civimail_on_hold),
+            (5, 5, 3, 1, 1, 1, 1))
+        self.assertAlmostEqual(mailing.civimail_delivered_rate, 3 / 5)
+        self.assertAlmostEqual(mailing.civimail_bounced_rate, 1 / 5)
+        self.assertAlmostEqual(mailing.civimail_on_hold_rate, 1 / 5)
+        (line,) = mailing.civimail_bounce_report_ids
+        self.assertEqual((line.bounce_type_id, line.bounced_count), (bounce.type_id, 1))
+        action = line.action_open_bounces()
+        self.assertEqual(self.env["civimail.bounce"].search(action["domain"]), bounce)
+        action = mailing.action_civimail_view_bounces()
+        self.assertEqual(self.env["civimail.bounce"].search(action["domain"]), bounce)
 
     def test_oversized_mailing_refuses_to_start_saying_by_how_much(self):
         self.server.civimail_max_size_kb = 1

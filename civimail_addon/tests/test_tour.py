@@ -1,7 +1,9 @@
 import shutil
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
+import pytz
 from odoo import fields
 from odoo.tests import HttpCase, tagged
 
@@ -88,3 +90,34 @@ class TestTour(HttpCase):
             "message": "Dashboard failure: the mailbox cannot be read.",
         })
         self.start_tour("/odoo", "civimail_dashboard_tour", login="admin")
+
+    def test_mailing_progress_tour(self):
+        """Paused, one progress bar, the send-limit wait in the user's zone, kept after Resume."""
+        admin = self.env.ref("base.user_admin")
+        admin.tz = "Asia/Kolkata"
+        until = (fields.Datetime.now() + timedelta(hours=2)).replace(second=0, microsecond=0)
+        local = pytz.utc.localize(until).astimezone(pytz.timezone(admin.tz))
+        readers = self.env["res.partner"].create([
+            {"name": "Sent", "email": "sent.reader@example.com"},
+            {"name": "Failed", "email": "failed.reader@example.com"},
+            {"name": "Queued", "email": "queued.reader@example.com"},
+        ])
+        mailing = self.env["mailing.mailing"].create({
+            "subject": f"Progress tour {local:%H:%M}",
+            "body_html": "<p>Hello</p>",
+            "mailing_model_id": self.env["ir.model"]._get_id("res.partner"),
+            "mailing_domain": repr([("id", "in", readers.ids)]),
+            "user_id": admin.id,
+            "state": "sending",
+            "civimail_paused": True,
+            "civimail_wait_until": until,
+        })
+        self.env["mailing.trace"].create([
+            {"mass_mailing_id": mailing.id, "model": "res.partner", "res_id": reader.id,
+             "email": reader.email, "trace_status": status}
+            for reader, status in zip(readers, ("sent", "error", "outgoing"), strict=True)
+        ])
+        self.start_tour(f"/odoo/action-mass_mailing.mailing_mailing_action_mail/{mailing.id}",
+                        "civimail_mailing_progress_tour", login="admin")
+        self.assertFalse(mailing.civimail_paused)
+        self.assertEqual(mailing.civimail_wait_until, until)
