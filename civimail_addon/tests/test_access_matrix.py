@@ -35,6 +35,10 @@ ROLES = ("portal", "internal", "marketing", "manager", "company_b", "admin")
 # company_b  a CiviMail Manager of company B only; the records are company A's
 # admin      a Settings administrator of company A (CiviMail Manager by implication)
 #
+# The host's own buttons placed in the addon's views (action_reload,
+# action_view_traces_*) return a window action and read nothing: what it
+# opens is still filtered by the reader's rights, hence "yes" for everyone.
+#
 # "on" names the records of company A the call is made on (see `targets`);
 # "none" is an empty list of ids, as a list button sends with nothing selected.
 MATRIX = """
@@ -62,6 +66,12 @@ mailing.mailing                action_put_in_queue                   mailing    
 mailing.mailing                action_civimail_pause                 mailing        no     no       yes       yes     yes       yes
 mailing.mailing                action_civimail_resume                mailing        no     no       yes       yes     yes       yes
 mailing.mailing                action_cancel                         mailing        no     no       yes       yes     yes       yes
+mailing.mailing                action_civimail_view_bounces          mailing        no     no       yes       yes     yes       yes
+mailing.mailing                action_reload                         mailing        yes    yes      yes       yes     yes       yes
+mailing.mailing                action_view_traces_failed             mailing        yes    yes      yes       yes     yes       yes
+mailing.mailing                action_view_traces_canceled           mailing        yes    yes      yes       yes     yes       yes
+mailing.mailing                action_view_replied                   mailing        no     no       yes       yes     yes       yes
+civimail.mailing.report        action_open_bounces                   report_line    no     no       yes       yes     no        yes
 res.config.settings            action_civimail_check_deliverability  settings       no     no       no        no      no        yes
 res.config.settings            action_civimail_rotate_verp_secret    none           no     no       no        yes     yes       yes
 res.partner                    action_civimail_release_hold          partner        no     no       no        yes     yes       yes
@@ -97,6 +107,15 @@ def addon_public_methods(env):
     return found
 
 
+def button_model(env, view, node):
+    """The model a button calls: a button of a field's embedded list calls the field's."""
+    fields_path = [ancestor.get("name") for ancestor in node.iterancestors("field")]
+    model = view.model
+    for name in reversed(fields_path):
+        model = env[model]._fields[name].comodel_name
+    return model
+
+
 def addon_buttons(env):
     """{(model, method)} of the buttons (type="object") of the addon's views."""
     views = env["ir.ui.view"].browse(env["ir.model.data"].search([
@@ -111,7 +130,7 @@ def addon_buttons(env):
             # A button names its method; a kanban card's action does too.
             method = node.get("name") if node.tag == "button" else node.get("action")
             if method:
-                buttons.add((view.model, method))
+                buttons.add((button_model(env, view, node), method))
     return buttons
 
 
@@ -185,6 +204,12 @@ class TestAccessMatrix(HttpCase):
             "mailing_domain": [("id", "=", cls.partner.id)],
             "user_id": cls.users["marketing"].id,
         })
+        env["mailing.trace"].create({
+            "mass_mailing_id": cls.mailing.id, "model": "res.partner", "res_id": cls.partner.id,
+            "email": cls.partner.email, "trace_status": "bounce",
+        })
+        cls.report_line = env["civimail.mailing.report"].search(
+            [("mailing_id", "=", cls.mailing.id)], limit=1)
         cls.settings = env["res.config.settings"].create({})
 
     def targets(self):
@@ -206,6 +231,7 @@ class TestAccessMatrix(HttpCase):
             "server": [[self.server.id]],
             "new_link": [[{"url": "https://example.org/matrix", "title": "Matrix"}]],
             "mailing": [[self.mailing.id]],
+            "report_line": [[self.report_line.id]],
             "settings": [[self.settings.id]],
             "partner": [[self.partner.id]],
         }
