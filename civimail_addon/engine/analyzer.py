@@ -8,18 +8,29 @@ type from :mod:`.classify`.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 from pathlib import Path
 
-from . import arf, autoreply, detectors, dsn, mime, ses
+from . import arf, autoreply, budget, detectors, dsn, mdn, mime, ses
 from .classify import classify
 from .patterns import PatternSet, default_patterns
 from .verp import VerpCodec, VerpToken
 
 MAX_DIAGNOSTIC = 500
+#: Failed recipients reported for one message (a bounce names one, a few at most).
+MAX_BOUNCES = dsn.MAX_RECIPIENTS
+
+# flufl.bounce logs a traceback for each of its detectors that chokes on a
+# message, through its own logger; the analyzer already treats that as "found
+# nothing". Kept out of the host's log and of stderr (which system cron mails
+# to the administrator after every successful run).
+_FLUFL_LOG = logging.getLogger("flufl.bounce")
+_FLUFL_LOG.addHandler(logging.NullHandler())
+_FLUFL_LOG.propagate = False
 
 _BOUNCE_SUBJECT = re.compile(
     r"(?i)undeliver|undelivered|delivery (status|failure|failed|notification|has failed|"
@@ -36,6 +47,9 @@ _BOUNCE_TEXT = re.compile(
     r"failed addresses|no valid recipients")
 # A quoted SMTP refusal: a 4xx/5xx reply with an enhanced code of its class ("451 4.3.0").
 _SMTP_REFUSAL = re.compile(r"(?<![\d.])([45])\d\d[ -]\1\.\d{1,3}\.\d{1,3}\b")
+# What people put before the subject of a reply or a forward (several languages).
+_REPLY_SUBJECT = re.compile(r"(?i)^\s*(re|fwd?|aw|wg|tr|sv|vs|rv|r|i|enc|antw)\s*(\[\d+\])?\s*:")
+_LIST_HEADERS = ("List-Id", "List-Post", "List-Unsubscribe", "X-Mailing-List")
 # Google Groups refuses a post (non-member, or a group that may not exist: the
 # notice cannot tell) in the poster's language, with no SMTP code.
 _GOOGLE_GROUP = re.compile(r"(?i)@googlegroups\.com$")
@@ -57,10 +71,14 @@ class BouncedRecipient:
 
 @dataclass
 class Report:
-    kind: str  # "bounce", "autoreply", "complaint" or "not_bounce"
+    kind: str  # "bounce", "autoreply", "challenge", "complaint", "not_bounce", "unprocessable"
     reason: str
     bounces: list[BouncedRecipient] = field(default_factory=list)
     message_id: str = ""
+    #: Who sent a challenge-response request (kind "challenge"): not bounces.
+    challenges: list[BouncedRecipient] = field(default_factory=list)
+    #: Bounce patterns that ran out of time on this message (named to the manager).
+    slow_patterns: list[str] = field(default_factory=list)
 
     def to_dict(self, path: str | Path = "") -> dict:
         return {"file": str(path), "kind": self.kind,
@@ -73,19 +91,29 @@ def one_line(text: str, limit: int = MAX_DIAGNOSTIC) -> str:
 
 
 def analyze(raw: bytes, patterns: PatternSet | None = None,
-            verp: VerpCodec | None = None) -> Report:
-    """Analyze one message; never raises."""
-    try:
-        msg = mime.parse(raw)
-        if msg is None:
-            return Report("not_bounce", "Unparseable or empty message.")
-        report = _analyze(msg, patterns or default_patterns())
-        report.message_id = mime.header(msg, "Message-ID")
-        if verp is not None:
-            _attach_verp(report, msg, verp)
+            verp: VerpCodec | None = None,
+            seconds: float | None = budget.DEFAULT_SECONDS) -> Report:
+    """Analyze one message; never raises.
+
+    Past ``seconds`` (None: no limit) the analysis stops and the report's kind
+    is ``unprocessable``: the caller sets the message aside with the reason.
+    """
+    with budget.analysis(seconds) as spent:
+        try:
+            msg = mime.parse(raw)
+            if msg is None:
+                return Report("not_bounce", "Unparseable or empty message.")
+            report = _analyze(msg, patterns or default_patterns())
+            del report.bounces[MAX_BOUNCES:]
+            report.message_id = mime.header(msg, "Message-ID")
+            if verp is not None:
+                _attach_verp(report, msg, verp)
+        except budget.BudgetExceeded as exc:
+            report = Report("unprocessable", f"Set aside: {exc}.")
+        except Exception as exc:  # noqa: BLE001 - the analyzer must never raise
+            report = Report("not_bounce", f"Unparseable message ({type(exc).__name__}).")
+        report.slow_patterns = list(spent.slow_patterns)
         return report
-    except Exception as exc:  # noqa: BLE001 - the analyzer must never raise
-        return Report("not_bounce", f"Unparseable message ({type(exc).__name__}).")
 
 
 def analyze_file(path: str | Path, patterns: PatternSet | None = None,
@@ -99,6 +127,7 @@ def analyze_file(path: str | Path, patterns: PatternSet | None = None,
 
 def _analyze(msg: Message, patterns: PatternSet) -> Report:  # noqa: PLR0911 - one exit per kind
     notice_full = mime.body_text(msg)
+    budget.check()
 
     complaint = arf.parse(msg)
     if complaint is not None:
@@ -111,22 +140,34 @@ def _analyze(msg: Message, patterns: PatternSet) -> Report:  # noqa: PLR0911 - o
     if notice is not None:
         return _from_ses(notice, patterns)
 
-    reports = dsn.recipients(msg)
-    failed = [r for r in reports if r.action not in ("delivered", "relayed", "expanded")]
+    daemon = autoreply.is_daemon_sender(msg)
+    null_sender = mime.header(msg, "Return-Path").strip() == "<>"
+    reports = dsn.recipients(msg, attached=daemon or null_sender)
+    budget.check()
+    failed = [r for r in reports if r.action not in dsn.SUCCESS_ACTIONS]
     if reports and not failed:
         return Report("not_bounce", "Delivery status notification of successful delivery.")
     notice_text = detectors.notice_part(notice_full)
     if failed:
         return _from_dsn(msg, failed, notice_text, patterns)
+    if mdn.is_receipt(msg):
+        return Report("not_bounce", "Message disposition notification (read receipt, RFC 8098).")
 
     sender = _address(mime.header(msg, "From"))
+    own_text = _unquoted(notice_text)
+    refused = bool(_SMTP_REFUSAL.search(own_text) or msg.get("X-Failed-Recipients"))
+    if not (daemon and refused) and autoreply.is_challenge(msg, own_text):
+        return Report("challenge", "Challenge-response request: the recipient's filter asks "
+                      "the sender to confirm; not a bounce.", challenges=[
+            BouncedRecipient(sender, "challenge", False, "",
+                             one_line(mime.header(msg, "Subject")))])
     why = autoreply.reason(msg)
-    if why and not autoreply.is_daemon(sender):
+    if why and not daemon:
         return Report("autoreply", f"Auto-reply: {why}.", [
             BouncedRecipient(sender, "away", False, "", one_line(mime.header(msg, "Subject")))]
             if sender else [])
 
-    if not _looks_like_bounce(msg, sender, notice_text):
+    if not _looks_like_bounce(msg, daemon or null_sender, own_text):
         return Report("not_bounce", "Neither a delivery report nor an auto-reply.")
     return _from_text(msg, notice_text, patterns)
 
@@ -155,7 +196,8 @@ def _from_dsn(msg: Message, failed: list[dsn.DsnRecipient], notice: str,
         email = rcpt.email or (original[0] if len(original) == 1 else "")
         text = rcpt.diagnostic or found.get(email, "")
         delayed = rcpt.action == "delayed"
-        kind, hard, status = classify(rcpt.status, text, context, patterns, temporary=delayed)
+        kind, hard, status = classify(rcpt.status, text, context, patterns, temporary=delayed,
+                                      recipient=email)
         if delayed or status.startswith("4"):
             hard = hard and not delayed and kind == "invalid"
         bounces.append(BouncedRecipient(email, kind, hard, status, one_line(text or notice)))
@@ -174,6 +216,7 @@ def _from_text(msg: Message, notice: str, patterns: PatternSet) -> Report:
     if not emails and failed:
         emails, how = list(dict.fromkeys(failed)), "the X-Failed-Recipients header"
     if not emails:
+        budget.check()
         emails = [e for e in _flufl(msg) if e not in exclude]
         how = "flufl.bounce" if emails else how
     diagnostics = {f.email: f.diagnostic for f in found}
@@ -187,7 +230,8 @@ def _from_text(msg: Message, notice: str, patterns: PatternSet) -> Report:
     bounces = []
     for email in emails:
         text = diagnostics.get(email, "") or (notice if len(emails) == 1 else "")
-        kind, hard, status = classify("", text, notice, patterns, temporary=temporary)
+        kind, hard, status = classify("", text, notice, patterns, temporary=temporary,
+                                      recipient=email)
         if kind == "unknown" and not status and _GOOGLE_GROUP.search(email):
             kind, hard = "blocked", False
         if temporary:
@@ -204,14 +248,32 @@ def _best_line(text: str) -> str:
     return " ".join(coded or lines)
 
 
-def _looks_like_bounce(msg: Message, sender: str, notice: str) -> bool:
-    if mime.content_type(msg) == "multipart/report" or mime.attached_message(msg) is not None:
+def _looks_like_bounce(msg: Message, daemon: bool, own_text: str) -> bool:
+    """Is there evidence that ``msg`` reports a failed delivery?
+
+    A delivery-status report, an Exim/Gmail X-Failed-Recipients header, or
+    failure wording from a null or mail-system sender (MAILER-DAEMON,
+    postmaster, Microsoft Exchange...). From anyone else, a failure subject
+    and failure wording of its own (not quoted with ">"), and neither a reply
+    or forward subject nor the headers of list mail: a person quoting a
+    bounce, a forwarded notice, a digest or a list post is not one.
+    """
+    if msg.get("X-Failed-Recipients") or (
+            mime.content_type(msg) == "multipart/report"
+            and "delivery-status" in mime.header(msg, "Content-Type").lower()):
         return True
-    if autoreply.is_daemon(sender) or mime.header(msg, "Return-Path").strip() == "<>":
-        return bool(_BOUNCE_SUBJECT.search(mime.header(msg, "Subject"))
-                    or _BOUNCE_TEXT.search(notice) or _SMTP_REFUSAL.search(notice))
-    return bool(_BOUNCE_SUBJECT.search(mime.header(msg, "Subject"))
-                and _BOUNCE_TEXT.search(notice))
+    subject = mime.header(msg, "Subject")
+    if daemon:
+        return bool(_BOUNCE_SUBJECT.search(subject) or _BOUNCE_TEXT.search(own_text)
+                    or _SMTP_REFUSAL.search(own_text))
+    if _REPLY_SUBJECT.match(subject) or any(msg.get(h) for h in _LIST_HEADERS):
+        return False
+    return bool(_BOUNCE_SUBJECT.search(subject) and _BOUNCE_TEXT.search(own_text))
+
+
+def _unquoted(text: str) -> str:
+    """``text`` without the lines a person quoted ("> ...")."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
 
 
 def _address(value: str) -> str:
@@ -253,21 +315,27 @@ def _flufl(msg: Message) -> list[str]:
 
 
 def _attach_verp(report: Report, msg: Message, codec: VerpCodec) -> None:
+    """Pair each reported recipient with the VERP token signed for it.
+
+    At most ``MAX_BOUNCES`` recipients and ``verp.MAX_TOKENS`` tokens, so the
+    signatures checked per message stay bounded.
+    """
     tokens = codec.find_tokens(msg)
+    named = report.challenges if report.kind == "challenge" else report.bounces
     if not tokens or report.kind == "not_bounce":
         return
     unused = list(tokens)
-    for bounce in report.bounces:
+    for bounce in named:
         for token in unused:
             if codec.verify(token, bounce.email):
                 bounce.verp = token
                 unused.remove(token)
                 break
-    if len(unused) == 1 and len(report.bounces) == 1 and report.bounces[0].verp is None:
+    if len(unused) == 1 and len(named) == 1 and named[0].verp is None:
         # Forwarding may rewrite the address; the trace id still names the
         # recipient, and the caller verifies it against the trace's address.
-        report.bounces[0].verp = unused[0]
-    elif not report.bounces and report.kind == "bounce":
+        named[0].verp = unused[0]
+    elif not named and report.kind == "bounce":
         report.bounces = [BouncedRecipient("", "unknown", False, "", "", t) for t in unused]
 
 

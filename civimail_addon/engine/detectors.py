@@ -21,7 +21,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-ADDRESS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+from . import budget
+
+# Bounded parts (RFC 5321 4.5.3.1) keep every search linear on long runs.
+# The local part starts at an address boundary ("mailboxfull@x" is no "full@x"
+# after the word "mailbox"), and is a dot-atom: no leading, trailing or double dot.
+ADDRESS = (r"(?<![A-Za-z0-9!#$%&'*+/=?^_`{|}~.-])"
+           r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,64}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,64}){0,16}"
+           r"@[A-Za-z0-9-]{1,63}"
+           r"(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,63}")
 _ADDR = re.compile(ADDRESS)
 
 # Lines that start the copy of the returned message in text-only bounces.
@@ -125,6 +133,8 @@ def detect_blocks(notice: str) -> list[Found]:
         match = _PHRASE_ADDRESS.search(line)
         if match and not re.search(r"(?i)(mail from|envelope-from|from:)\s*<?$",
                                    line[: match.start(1)]):
+            if starts and starts[-1][1].lower() == match.group(1).lower():
+                continue  # the reply goes on about the same recipient ("550 Unknown\n user a@b")
             starts.append((index, match.group(1), line[match.end(1):].lstrip(">:. ")))
     found: list[Found] = []
     for number, (index, email, rest) in enumerate(starts):
@@ -172,6 +182,7 @@ DETECTORS: list[tuple[str, Detector]] = [
 def detect(notice: str, exclude: set[str]) -> tuple[str, list[Found]]:
     """Run the detectors in order; addresses in ``exclude`` (the sender) are ignored."""
     for name, detector in DETECTORS:
+        budget.check()
         try:
             found = [f for f in detector(notice) if f.email not in exclude]
         except Exception:  # noqa: BLE001, S112 - one broken detector must not stop the rest

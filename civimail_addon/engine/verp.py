@@ -20,6 +20,11 @@ from email.utils import getaddresses
 DIGEST_LENGTH = 16  # hex characters = 64 bits
 TAG = "b."  # marks a bounce token inside the local part
 
+#: Tokens read from one message: a bounce names one return address, a few at most.
+MAX_TOKENS = 20
+#: Characters of one header value that are searched for a token.
+MAX_HEADER = 16 * 1024
+
 #: Headers that may carry the VERP address of a bounce, most reliable first.
 VERP_HEADERS = ("To", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To",
                 "Return-Path")
@@ -55,6 +60,11 @@ class VerpCodec:
         self._shape = re.compile(
             re.escape(self.local_part + TAG) + r"(\d{1,19})\.([0-9a-f]{"
             + str(digest_length) + r"})@" + re.escape(self.domain) + r"\Z")
+        # The same shape anywhere in a header value, between address delimiters:
+        # found by one linear scan, with no address parsing (comments may nest
+        # thousands deep in hostile headers).
+        self._anywhere = re.compile(
+            r"(?<![^\s<>\"'(),;:])" + self._shape.pattern[:-2] + r"(?![\w.-])", re.IGNORECASE)
 
     def _digest(self, secret: bytes, trace_id: int, recipient: str) -> str:
         data = f"{trace_id}\0{normalize_recipient(recipient)}".encode()
@@ -89,7 +99,8 @@ class VerpCodec:
         return ok
 
     def find_tokens(self, msg: Message) -> list[VerpToken]:
-        """Distinct tokens in the VERP headers of ``msg``, in preference order."""
+        """Distinct tokens in the VERP headers of ``msg``, in preference order (at most
+        :data:`MAX_TOKENS`)."""
         found: list[VerpToken] = []
         for header in VERP_HEADERS:
             try:
@@ -97,10 +108,12 @@ class VerpCodec:
             except Exception:  # noqa: BLE001, S112 - a broken header is skipped
                 continue
             for value in values:
-                for _name, addr in getaddresses([str(value)]):
-                    token = self.parse(addr)
-                    if token and token not in found:
+                for match in self._anywhere.finditer(str(value)[:MAX_HEADER]):
+                    token = VerpToken(int(match.group(1)), match.group(2).lower())
+                    if token not in found:
                         found.append(token)
+                        if len(found) >= MAX_TOKENS:
+                            return found
         return found
 
 
