@@ -21,6 +21,10 @@ from .patterns import PatternSet, default_patterns
 from .verp import VerpCodec, VerpToken
 
 MAX_DIAGNOSTIC = 500
+#: Bytes of a message flufl.bounce reads (the notice; not a huge returned message).
+FLUFL_MAX_RAW = 64 * 1024
+FLUFL_MAX_LINES = 2000
+_BLANK_RUN = re.compile(rb"\r?\n(?:[ \t]*\r?\n){2,}")
 #: Failed recipients reported for one message (a bounce names one, a few at most).
 MAX_BOUNCES = dsn.MAX_RECIPIENTS
 
@@ -103,7 +107,7 @@ def analyze(raw: bytes, patterns: PatternSet | None = None,
             msg = mime.parse(raw)
             if msg is None:
                 return Report("not_bounce", "Unparseable or empty message.")
-            report = _analyze(msg, patterns or default_patterns())
+            report = _analyze(msg, patterns or default_patterns(), raw)
             del report.bounces[MAX_BOUNCES:]
             report.message_id = mime.header(msg, "Message-ID")
             if verp is not None:
@@ -125,7 +129,7 @@ def analyze_file(path: str | Path, patterns: PatternSet | None = None,
     return analyze(raw, patterns, verp)
 
 
-def _analyze(msg: Message, patterns: PatternSet) -> Report:  # noqa: PLR0911 - one exit per kind
+def _analyze(msg: Message, patterns: PatternSet, raw: bytes) -> Report:  # noqa: PLR0911 - one exit per kind
     notice_full = mime.body_text(msg)
     budget.check()
 
@@ -169,7 +173,7 @@ def _analyze(msg: Message, patterns: PatternSet) -> Report:  # noqa: PLR0911 - o
 
     if not _looks_like_bounce(msg, daemon or null_sender, own_text):
         return Report("not_bounce", "Neither a delivery report nor an auto-reply.")
-    return _from_text(msg, notice_text, patterns)
+    return _from_text(msg, notice_text, patterns, raw)
 
 
 def _from_ses(notice: ses.SesNotice, patterns: PatternSet) -> Report:
@@ -189,7 +193,7 @@ def _from_ses(notice: ses.SesNotice, patterns: PatternSet) -> Report:
 def _from_dsn(msg: Message, failed: list[dsn.DsnRecipient], notice: str,
               patterns: PatternSet) -> Report:
     found = {f.email: f.diagnostic for f in detectors.detect(notice, set())[1]}
-    original = _original_recipients(msg)
+    original = _original_recipient(msg, notice)
     context = dsn.prose(notice)
     bounces = []
     for rcpt in failed:
@@ -205,23 +209,27 @@ def _from_dsn(msg: Message, failed: list[dsn.DsnRecipient], notice: str,
     return Report("bounce", f"Delivery status notification ({action}).", bounces)
 
 
-def _from_text(msg: Message, notice: str, patterns: PatternSet) -> Report:
+def _from_text(msg: Message, notice: str, patterns: PatternSet, raw: bytes) -> Report:
     # X-Failed-Recipients (Exim, Gmail) names the failed addresses outright, even
     # when one is also the sender (a message to oneself) or the notice names none.
-    failed = [a.lower() for _n, a in getaddresses(
-        [str(v) for v in msg.get_all("X-Failed-Recipients") or []]) if "@" in a]
+    # Where a failed recipient comes from, most reliable first: a header that
+    # names them, the notice's lines that tie an address to failure words,
+    # flufl.bounce's MTA heuristics, and last the returned message's headers
+    # when they name one recipient (or the one the notice names by display
+    # name, as Exchange 2003 does).
+    failed = _failed_header(msg)
     exclude = _senders(msg) - set(failed)
     how, found = detectors.detect(notice, exclude)
+    diagnostics = {f.email: f.diagnostic for f in found}
     emails = [f.email for f in found]
-    if not emails and failed:
-        emails, how = list(dict.fromkeys(failed)), "the X-Failed-Recipients header"
+    if failed:
+        emails, how = failed, "the X-Failed-Recipients header"
     if not emails:
         budget.check()
-        emails = [e for e in _flufl(msg) if e not in exclude]
+        emails = [e for e in _flufl(msg, raw) if e not in exclude]
         how = "flufl.bounce" if emails else how
-    diagnostics = {f.email: f.diagnostic for f in found}
     if not emails:
-        emails = [e for e in _original_recipients(msg) if e not in exclude]
+        emails = [e for e in _original_recipient(msg, notice) if e not in exclude]
         how = "the returned message's headers" if emails else how
     if not emails:
         return Report("bounce", "Bounce notice without an identifiable recipient.")
@@ -289,26 +297,59 @@ def _senders(msg: Message) -> set[str]:
     return {f for f in found if f}
 
 
-def _original_recipients(msg: Message) -> list[str]:
+def _failed_header(msg: Message) -> list[str]:
+    """Addresses of X-Failed-Recipients (Exim, Gmail), at most ``MAX_BOUNCES``."""
+    values = " ".join(str(v)[:mime.MAX_HEADER] for v in msg.get_all("X-Failed-Recipients") or [])
+    found = [a.lower() for a in detectors.addresses(values)]
+    return list(dict.fromkeys(found))[:MAX_BOUNCES]
+
+
+def _addressees(original: Message) -> list[tuple[str, str]]:
+    """``(display name, address)`` of the To and Cc of a returned message."""
+    values = [str(v)[:mime.MAX_HEADER]
+              for name in ("To", "Cc") for v in original.get_all(name) or []]
+    try:
+        pairs = getaddresses(values)
+    except Exception:  # noqa: BLE001 - deeply nested comments and the like
+        return []
+    return [(n.strip(), a.lower()) for n, a in pairs if "@" in a][:MAX_BOUNCES]
+
+
+def _original_recipient(msg: Message, notice: str) -> list[str]:
+    """The returned message's recipient, when its headers leave no doubt.
+
+    Its only To/Cc address, or the ones the notice names by display name
+    (Exchange 2003: "John Doe on 1/1/2010"); never a mailing list's address
+    (the returned message carries List-Id and is addressed to the list).
+    """
     original = mime.attached_message(msg)
     if original is None:
         return []
-    values = [str(v) for v in original.get_all("To") or []]
-    return list(dict.fromkeys(a.lower() for _n, a in getaddresses(values) if "@" in a))
+    pairs = _addressees(original)
+    list_address = _address(mime.header(original, "List-Post").replace("mailto:", ""))
+    pairs = [(n, a) for n, a in pairs if a != list_address]
+    if len({a for _n, a in pairs}) == 1:
+        return [pairs[0][1]]
+    named = [a for n, a in pairs if len(n) >= 3 and n.lower() in notice.lower()]
+    return list(dict.fromkeys(named))
 
 
-def _flufl(msg: Message) -> list[str]:
+def _flufl(msg: Message, raw: bytes) -> list[str]:
     try:
         from flufl.bounce import all_failures  # noqa: PLC0415 - optional fallback
     except ImportError:
         return []
+    if len(raw) > FLUFL_MAX_RAW or raw.count(b"\n") > FLUFL_MAX_LINES:
+        # Its detectors read every line with dozens of patterns: give them the
+        # head (the notice comes first) with runs of blank lines folded.
+        msg = mime.parse(_BLANK_RUN.sub(b"\n\n", raw[:FLUFL_MAX_RAW])) or msg
     try:
         temporary, permanent = all_failures(msg)
     except Exception:  # noqa: BLE001 - its heuristics choke on odd input
         return []
     found = []
-    for raw in (*permanent, *temporary):
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    for item in (*permanent, *temporary):
+        text = item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
         if "@" in text:
             found.append(text.strip("<> ").lower())
     return list(dict.fromkeys(found))
