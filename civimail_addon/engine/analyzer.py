@@ -42,13 +42,17 @@ _BOUNCE_SUBJECT = re.compile(
     r"non[- ]?remis|unzustellbar|nicht zustellbar|failed delivery|failure delivery|"
     r"delivery error|mail system error|could not be delivered|returned to sender|"
     r"\bbounce|warning: (message|could not)|delayed mail|not delivered|mail failed|"
-    r"returning (message )?to sender")
+    r"returning (message )?to sender|配信不能|配信できません|配信されませんでした|送信できません|"
+    r"エラーメール")
 _BOUNCE_TEXT = re.compile(
     r"(?i)(could not|couldn't|was not|cannot|can't|unable to|wasn't able to|failed to|"
     r"has not yet been) (be )?deliver|delivery (has )?failed|permanent (fatal )?error|"
     r"undeliverable|did not reach|error delivering|not delivered|delivery to .{0,80} failed|"
     r"returned (mail|message)|failure reasons|delivery failure|was rejected|"
-    r"failed addresses|no valid recipients")
+    r"failed addresses|no valid recipients|配信されませんでした|配信できませんでした|"
+    r"送信できませんでした")
+# An SMTP reply line quoting a refusal ("550 ...", "<<< 550 ...", "said: 550").
+_REPLY_LINE = re.compile(r"(?im)(?:^[ \t<>]{0,8}|said:\s{0,3})[45]\d\d[ -]\S")
 # A quoted SMTP refusal: a 4xx/5xx reply with an enhanced code of its class ("451 4.3.0").
 _SMTP_REFUSAL = re.compile(r"(?<![\d.])([45])\d\d[ -]\1\.\d{1,3}\.\d{1,3}\b")
 # What people put before the subject of a reply or a forward (several languages).
@@ -262,9 +266,10 @@ def _looks_like_bounce(msg: Message, daemon: bool, own_text: str) -> bool:
     A delivery-status report, an Exim/Gmail X-Failed-Recipients header, or
     failure wording from a null or mail-system sender (MAILER-DAEMON,
     postmaster, Microsoft Exchange...). From anyone else, a failure subject
-    and failure wording of its own (not quoted with ">"), and neither a reply
-    or forward subject nor the headers of list mail: a person quoting a
-    bounce, a forwarded notice, a digest or a list post is not one.
+    and failure wording of its own (not quoted with ">") with the returned
+    message or an SMTP reply, and neither a reply or forward subject nor the
+    headers of list mail: a person quoting a bounce, a forwarded notice, a
+    digest or a list post is not one.
     """
     if msg.get("X-Failed-Recipients") or (
             mime.content_type(msg) == "multipart/report"
@@ -276,7 +281,10 @@ def _looks_like_bounce(msg: Message, daemon: bool, own_text: str) -> bool:
                     or _SMTP_REFUSAL.search(own_text))
     if _REPLY_SUBJECT.match(subject) or any(msg.get(h) for h in _LIST_HEADERS):
         return False
-    return bool(_BOUNCE_SUBJECT.search(subject) and _BOUNCE_TEXT.search(own_text))
+    # A courier's "Delivery failed: parcel..." has the words but no mail in it.
+    return bool(_BOUNCE_SUBJECT.search(subject) and _BOUNCE_TEXT.search(own_text) and (
+        mime.attached_message(msg) is not None or _SMTP_REFUSAL.search(own_text)
+        or _REPLY_LINE.search(own_text)))
 
 
 def _unquoted(text: str) -> str:

@@ -126,7 +126,8 @@ _NO_RCPT = re.compile(r"(?i)need rcpt|no valid recipients")
 _JP_CARRIERS = re.compile(
     r"(?i)@(?:[\w-]+\.)*(?:ezweb\.ne\.jp|au\.com|docomo\.ne\.jp|softbank\.ne\.jp|"
     r"i\.softbank\.jp|vodafone\.ne\.jp|disney\.ne\.jp|ymobile\.ne\.jp)$")
-_MOVED = re.compile(r"(?i)\bmoved\b|has changed|new (e-?mail )?address")
+_MOVED = re.compile(r"(?i)\bmoved\b|has changed|new (e-?mail )?address|"
+                    r"(write|send|use|contact)\b.{0,80}\binstead\b")
 
 
 def reply_codes(text: str) -> tuple[str, str]:

@@ -55,7 +55,14 @@ _NOT_A_REASON = re.compile(r"(?i)^(expanded|generated|forwarded|redirected|via|o
 # Sendmail V5/V8 transcripts name each recipient on the reply line itself:
 # "550 <bob@example.com>... User unknown" or "554 5.0.0 bob@example.com... Service unavailable".
 _SENDMAIL_LINE = re.compile(
-    r"^\s*([45]\d\d)[ -](?:[45]\.\d{1,3}\.\d{1,3} )?<?(" + ADDRESS + r")>?\.\.\.\s*(.*)$")
+    r"^\s*([45]\d\d)[ -](?:([45]\.\d{1,3}\.\d{1,3}) )?<?(" + ADDRESS + r")>?\.\.\.\s*(.*)$")
+# An address given as the one to use instead ("please write to new@x instead",
+# "my new address is new@x"): no failed recipient.
+_REDIRECT_BEFORE = re.compile(
+    r"(?i)(?:\b(?:please|kindly)\s+(?:write|send|mail|contact|use|forward|redirect)\w*"
+    r"(?:\s+(?:me|it|your \w+|mail|messages|e-?mails))?\s+(?:to|at)?|"
+    r"new (?:e-?mail )?address(?: is)?|nouvelle adresse|neue (?:e-?mail-)?adresse)\W{0,3}<?$")
+_REDIRECT_AFTER = re.compile(r"(?i)>?\W{0,3}(?:instead|from now on|désormais|stattdessen)\b")
 # Words that tie an address to a failure ("the same line or paragraph").
 _FAILURE = re.compile(
     r"(?i)\b[45]\d\d\b|\b[45]\.\d{1,3}\.\d{1,3}\b|unknown|not exist|no such|reject|refus|"
@@ -158,6 +165,9 @@ def detect_blocks(notice: str) -> list[Found]:
         match = _PHRASE_ADDRESS.search(line)
         if match and not re.search(r"(?i)(mail from|envelope-from|from:)\s*<?$",
                                    line[: match.start(1)]):
+            if _REDIRECT_BEFORE.search(line[: match.start(1)]) or _REDIRECT_AFTER.match(
+                    line, match.end(1)):
+                continue  # where to write instead, not who failed
             if starts and starts[-1][1].lower() == match.group(1).lower():
                 continue  # the reply goes on about the same recipient ("550 Unknown\n user a@b")
             starts.append((index, match.group(1), line[match.end(1):].lstrip(">:. ")))
@@ -188,7 +198,8 @@ def detect_sendmail(notice: str) -> list[Found]:
     for line in notice.splitlines():
         match = _SENDMAIL_LINE.match(line) if len(line) <= 1000 else None
         if match:
-            found.append(Found(match.group(2).lower(), f"{match.group(1)} {match.group(3)}"))
+            reply = " ".join(code for code in match.group(1, 2) if code)
+            found.append(Found(match.group(3).lower(), f"{reply} {match.group(4)}"))
     return _merge(found)
 
 

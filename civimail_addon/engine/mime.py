@@ -48,10 +48,13 @@ def header(msg: Message | None, name: str) -> str:
     if msg is None:
         return ""
     try:
-        value = msg.get(name)
+        # The value as read (raw_items): get() turns unencoded 8-bit text into
+        # replacement characters before we could read it as UTF-8.
+        wanted = name.lower()
+        value = next((v for k, v in msg.raw_items() if k.lower() == wanted), None)
         if value is None:
             return ""
-        parts = email.header.decode_header(str(value)[:MAX_HEADER])
+        parts = email.header.decode_header(_eight_bit(str(value)[:MAX_HEADER]))
         text = "".join(
             p.decode(c or "ascii", "replace") if isinstance(p, bytes) else p for p, c in parts)
         return " ".join(text.split())
@@ -60,6 +63,20 @@ def header(msg: Message | None, name: str) -> str:
             return " ".join(str(msg.get(name, ""))[:MAX_HEADER].split())
         except Exception:  # noqa: BLE001
             return ""
+
+
+def _eight_bit(value: str) -> str:
+    """A header sent unencoded in UTF-8 (or Latin-1) as text, not as escaped bytes."""
+    if value.isascii():
+        return value
+    try:
+        raw = value.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return value  # already text
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def walk(msg: Message) -> Iterator[Message]:
