@@ -29,7 +29,7 @@ from . import budget
 
 TYPE_CODES = (
     "invalid", "inactive", "dns", "host", "relay", "quota", "spam",
-    "blocked", "syntax", "loop", "away", "complaint", "unknown",
+    "blocked", "syntax", "loop", "away", "complaint", "unknown", "challenge",
 )
 
 #: Bounce types that mean the address itself is dead (see the corpus README).

@@ -6,6 +6,7 @@ from odoo import api, fields, models, tools
 from odoo.tools import SQL
 
 from ..engine.analyzer import BouncedRecipient, Report, analyze
+from ..engine.budget import DEFAULT_SECONDS as ANALYSIS_SECONDS
 from ..engine.classify import classify, find_status
 from ..engine.mailbox import IGNORED, PROCESSED
 
@@ -66,19 +67,28 @@ class CivimailBounce(models.Model):
         """
         codec = account._verp_codec()
         patterns = self.env["civimail.bounce.pattern"]._pattern_set()
-        reports = {uid: analyze(raw, patterns=patterns, verp=codec) for uid, raw in raws.items()}
+        seconds = self._analysis_seconds()
+        reports = {uid: analyze(raw, patterns=patterns, verp=codec, seconds=seconds)
+                   for uid, raw in raws.items()}
         traces = self.env["mailing.trace"].sudo().browse({
             found.verp.trace_id
-            for report in reports.values() for found in report.bounces if found.verp
+            for report in reports.values() for found in report.challenges or report.bounces
+            if found.verp
         }).exists()
         traces_by_id = {trace.id: trace for trace in traces}
+        self.env["civimail.bounce.pattern"]._note_slow(
+            {source for report in reports.values() for source in report.slow_patterns})
         results, accepted = {}, []
         for uid, report in reports.items():
             if report.kind == "not_bounce":
                 results[uid] = (IGNORED, self.env._("not a bounce"), report.reason)
                 continue
+            if report.kind == "unprocessable":
+                # Over its time budget: set aside with the reason, the batch goes on.
+                results[uid] = (IGNORED, self.env._("set aside"), report.reason)
+                continue
             refused, entries = [], []
-            for found in report.bounces:
+            for found in report.challenges or report.bounces:
                 trace, why = self._verified_trace(account, codec, found, traces_by_id)
                 if why:
                     refused.append(why)
@@ -101,6 +111,11 @@ class CivimailBounce(models.Model):
             labels = ", ".join(sorted(set(recorded.type_id.mapped("code"))))
             results[uid] = (PROCESSED, labels, reports[uid].reason)
         return results
+
+    @api.model
+    def _analysis_seconds(self):
+        """Time one bounce may take to analyse before it is set aside."""
+        return ANALYSIS_SECONDS
 
     @api.model
     def _verified_trace(self, account, codec, found, traces_by_id):
@@ -161,7 +176,7 @@ class CivimailBounce(models.Model):
         partners_by_email = defaultdict(self.env["res.partner"].sudo)
         for partner in partners:
             partners_by_email[partner.email_normalized] |= partner
-        values = []
+        values, counted = [], []
         for email, (report, found, trace) in zip(emails, entries, strict=True):
             bounce_type = types.get(found.type)
             if not bounce_type or not bounce_type.active:
@@ -179,9 +194,11 @@ class CivimailBounce(models.Model):
                 "message_id": (report.message_id or "")[:998],
                 "company_id": account.company_id.id,
             })
-            trace.set_bounced(bounce_message=found.diagnostic or report.reason)
+            if bounce_type.code != "challenge":  # a request to confirm, not a bounce
+                trace.set_bounced(bounce_message=found.diagnostic or report.reason)
+                counted.append(email)
         bounces = self.sudo().create(values)
-        self._count_host_bounces(partners_by_email, emails)
+        self._count_host_bounces(partners_by_email, counted)
         for email in set(bounces.filtered(lambda b: b.type_id.code == "complaint").mapped("email")):
             self.env["mail.blacklist"].sudo()._add(
                 email,

@@ -391,7 +391,8 @@ class CivimailMailAccount(models.Model):
     def _fetch(self):
         """Read, process and mark this account's messages; return (counts, error)."""
         self.ensure_one()
-        counts = {"processed": 0, "ignored": 0, "failed": 0, "labels": Counter()}
+        counts = {"processed": 0, "ignored": 0, "failed": 0, "labels": Counter(),
+                  "started": fields.Datetime.now()}
         error = False
         try:
             with open_mailbox(self._mailbox_settings()) as mailbox:
@@ -555,6 +556,14 @@ class CivimailMailAccount(models.Model):
         )
         if labels:
             summary += f" ({labels})"
+        if self.usage == "bounce":
+            slow = self.env["civimail.bounce.pattern"]._slow_since(counts["started"])
+            if slow:
+                summary += ". " + self.env._(
+                    "Bounce patterns that ran out of time (skipped on those messages): "
+                    "%(patterns)s",
+                    patterns=", ".join(slow.mapped("pattern")),
+                )
         if error:
             summary += ". " + error
         return summary
