@@ -17,7 +17,9 @@ Everything here was written for this project (no public test corpus was
 copied, see the developers' guide). Each folder has a ``labels.json``:
 ``kind`` is what the analyzer must report (``not_bounce``, ``autoreply``,
 ``challenge``, ``delay``: a bounce that is never hard, ``bounce``), and for
-bounces ``email``, ``type``, ``hard`` and ``status`` of the failed recipient.
+bounces ``email``, ``type``, ``hard`` and ``status`` of the failed recipient;
+``bounce`` and ``expect`` repeat them in the format of
+``tests/data/bounces/README.md`` so the benches read every corpus alike.
 Deterministic: the same files on every run.
 """
 
@@ -101,7 +103,11 @@ def negatives() -> dict[str, tuple[str, dict]]:  # noqa: PLR0912, PLR0915 - one 
     out: dict[str, tuple[str, dict]] = {}
 
     def add(name: str, text: str, kind: str = "not_bounce", **label) -> None:
-        out[name] = (text, {"kind": kind, **label})
+        # "bounce" and "expect" as in tests/data/bounces/README.md, for the benches:
+        # an auto-reply is an away "bounce", a delay a soft one; the rest none.
+        expect = {"autoreply": [{"type": "away", "hard": False}],
+                  "delay": [{"type": label.pop("type", "host"), "hard": False}]}.get(kind, [])
+        out[name] = (text, {"kind": kind, "bounce": bool(expect), "expect": expect, **label})
 
     # --- human replies -----------------------------------------------------
     add("reply-thanks.eml", plain(PERSON, "Re: May newsletter",
@@ -268,8 +274,9 @@ def negatives() -> dict[str, tuple[str, dict]]:  # noqa: PLR0912, PLR0915 - one 
             "Warning: message still undelivered after 4 hours\n"
             "Will keep trying until message is 5 days old\n")),
     ]
+    delay_types = {"dsn-delay-quota.eml": "quota"}  # the others: timeouts, temporary lookups
     for name, text in delays:
-        add(name, text, kind="delay")
+        add(name, text, kind="delay", type=delay_types.get(name, "host"))
 
     # --- digests --------------------------------------------------------------
     digest_post = ("From: Bob <bob@example.com>\nSubject: Bounces from our server\n"
@@ -537,7 +544,9 @@ def written() -> dict[str, tuple[str, dict]]:
     def add(name: str, text: str, email: str, type_: str,  # noqa: PLR0917 - a label's fields
             hard: bool, status: str = "", issue_kind: int = 0) -> None:
         out[name] = (text, {"kind": "bounce", "email": email, "type": type_, "hard": hard,
-                            "status": status, "issue_kind": issue_kind})
+                            "status": status, "issue_kind": issue_kind, "bounce": True,
+                            "expect": [{"recipient": email, "type": type_, "hard": hard,
+                                        "status": status}]})
 
     # --- kind 1: the recipient comes from the report, not the returned original --
     text = postfix("member7@example.com", "5.1.1",

@@ -77,6 +77,13 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
                 r"(rejected|blocked|refused) .{0,20}\bsender\b|domain of sender address|"
                 r"sender domain .{0,30}(not|does not|doesn't) (exist|resolve)|"
                 r"mail from .{0,40}(rejected|refused|not accepted)"),
+    # Spam measured from the sender's IP (Gmail 4.7.28 "unusual rate of
+    # unsolicited mail originating from your IP", Free "Too many spams from
+    # your IP"): the sender's reputation, even when the answer is a rate limit.
+    ("blocked", r"(spams?|unsolicited (e-?)?mail) (\w+ ){0,3}(from|originating from) your ip|"
+                r"(ip|address|host|network|domain) (\w+ ){0,3}(is )?(on (our|the|a) )?"
+                r"block[ -]?list(ed)?\b|on (our|the|a) block ?list|anti-?spoofing|"
+                r"\bspoof(ed|ing)\b|sender (address )?(is )?not allowed"),
     # The receiving server limits how often the sender may connect or send
     # (QQ "Ip frequency limited", "too many connections"): the recipient's
     # server is busy for us, not refusing the address or the content.
@@ -129,7 +136,7 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
               r"user has exceeded|has exceeded (his|her|the)|mailbox exceeded|"
               r"mailbox( exceeds allowed)? size|no space left for this user|"
               r"recipient storage full|not able to receive more mail|"
-              r"not enough (storage|space|disk)|line limit exceeded|"
+              r"not enough (storage|space|disk)|line limit exceeded|out of storage( space)?|"
               r"zu viele (e-?mails|mails|nachrichten)|postfach (ist )?(voll|überfüllt)|"
               r"speicherplatz|bo[iî]te (aux lettres )?(est )?pleine|casella (di posta )?piena|"
               r"buz[oó]n (est[aá] )?lleno"),
