@@ -3,6 +3,7 @@ when its time is up (issue 13). Timings are printed by ``bench/bench_hostile.py`
 these tests assert behaviour only."""
 
 import json
+import logging
 import random
 from email import message_from_bytes
 from pathlib import Path
@@ -88,3 +89,27 @@ def test_message_over_its_budget_is_set_aside():
     report = analyze(HOSTILE_MESSAGES["5,000 recipients"](0), seconds=0)
     assert report.kind == "unprocessable"
     assert report.bounces == [] and "stopped" in report.reason
+
+
+def test_library_tracebacks_stay_out_of_the_output(monkeypatch, capfd):
+    # flufl.bounce logs a traceback when one of its detectors raises; a job that
+    # ran fine must print nothing (system cron mails whatever is printed).
+    from flufl.bounce._detectors.simplematch import SimpleMatch  # noqa: PLC0415
+
+    def choke(_self, _msg):
+        raise RuntimeError("detector choked")
+
+    monkeypatch.setattr(SimpleMatch, "process", choke)
+    raw = (b"From: MAILER-DAEMON@mx.example.net\nTo: news@example.org\n"
+           b"Subject: Undelivered Mail\n\nYour message could not be delivered.\n")
+    seen = []  # what the host's log (the root logger's handlers) would receive
+    handler = logging.Handler()
+    handler.emit = seen.append
+    logging.getLogger().addHandler(handler)
+    try:
+        report = analyze(raw)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert report.kind == "bounce"
+    assert capfd.readouterr() == ("", "")
+    assert not [r for r in seen if r.name.startswith("flufl")]
