@@ -430,3 +430,13 @@ def test_aol_tos_notification_is_complaint():
     report = analyze(raw)
     assert report.kind == "complaint"
     assert [(b.email, b.type) for b in report.bounces] == [("bob@aol.example", "complaint")]
+
+
+@pytest.mark.parametrize("status, diag, kind", [
+    # Microsoft's own X.7.xxx details refuse the sender (RFC 3463: security or policy).
+    (b"5.7.129", b"smtp; 550 5.7.129 RESOLVER.RST.RestrictedToRecipientsPermission", "blocked"),
+    (b"5.7.17", b"smtp; 550 5.7.17 Mailbox owner has changed", "inactive"),
+    (b"5.4.316", b"smtp; 550 5.4.316 Message expired, connection refused", "host"),
+])
+def test_unlisted_status_details_follow_their_subject(status, diag, kind):
+    assert one(dsn(status=status, diag=diag)).type == kind

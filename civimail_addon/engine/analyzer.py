@@ -42,7 +42,12 @@ _BOUNCE_SUBJECT = re.compile(
     r"non[- ]?remis|unzustellbar|nicht zustellbar|failed delivery|failure delivery|"
     r"delivery error|mail system error|could not be delivered|returned to sender|"
     r"\bbounce|warning: (message|could not)|delayed mail|not delivered|mail failed|"
-    r"returning (message )?to sender|配信不能|配信できません|配信されませんでした|送信できません|"
+    r"returning (message )?to sender|"
+    # Outlook's localised "Undeliverable:" (Dutch, Spanish, Italian, Portuguese,
+    # Nordic, Polish, Russian); French and German are above.
+    r"onbestelbaar|no se puede entregar|non recapitabile|n[ãa]o (é possível )?entreg|"
+    r"kan inte levereras|ikke leveret|ikke levert|niedostarczalne|недоставляемое|"
+    r"配信不能|配信できません|配信されませんでした|送信できません|"
     r"エラーメール")
 _BOUNCE_TEXT = re.compile(
     r"(?i)(could not|couldn't|was not|cannot|can't|unable to|wasn't able to|failed to|"

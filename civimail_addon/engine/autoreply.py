@@ -19,8 +19,9 @@ _DAEMON = re.compile(r"(?i)^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|m
 # Display names mail systems sign their notices with.
 _DAEMON_NAME = re.compile(
     r"(?i)^\W*(mail(er)?[ -]?daemon|postmaster|mail delivery (sub)?system|"
-    r"mail (administrator|system)|microsoft (exchange|outlook)|delivery (status )?notification|"
-    r"undeliverable mail|mail delivery service)\b")
+    r"mail (administrator|system|router)|microsoft (exchange|outlook)|"
+    r"delivery (status )?notification|undeliverable mail|mail delivery service|"
+    r"system administrator|internet mail delivery|delivery subsystem)\b")
 # Challenge-response systems (TMDA, Spam Arrest, Boxbe, Mailbox "pre-approved
 # senders", ISP sender verification): the recipient's filter holds the message
 # until its sender proves to be a person. Phrases of their requests; each

@@ -27,7 +27,12 @@ X.6.x      message content or media                     spam
 X.7.1-6    delivery not authorised, security features    blocked
 X.7.0/9    other security / policy status               spam
 X.7.13     user account disabled                        inactive
+X.7.17     mailbox owner has changed (RFC 7293)         inactive
 X.7.23-27  SPF / DKIM / DMARC / reverse DNS failures    blocked
+X.7.other  other security or policy details: vendors'   blocked
+           own (Microsoft 5.7.1xx-7xx, Gmail X.7.28)
+           refuse the sender
+X.3/4/5/6  other details of the subject                 as X.y.0
 =========  ==========================================  =========
 
 A DSN ``Status`` of X.0.0 says nothing; a class-matching code the remote
@@ -90,7 +95,7 @@ STATUS_TYPES: dict[str, str] = {
     "6.0": "spam", "6.1": "spam", "6.2": "spam", "6.3": "spam", "6.4": "spam", "6.5": "spam",
     "7.0": "spam", "7.1": "blocked", "7.2": "blocked", "7.3": "blocked", "7.4": "blocked",
     "7.5": "blocked", "7.6": "blocked", "7.7": "spam", "7.8": "blocked", "7.9": "spam",
-    "7.13": "inactive", "7.23": "blocked", "7.24": "blocked", "7.25": "blocked",
+    "7.13": "inactive", "7.17": "inactive", "7.23": "blocked", "7.24": "blocked", "7.25": "blocked",
     "7.26": "blocked", "7.27": "dns",
 }
 REPLY_TYPES = {"551": "invalid", "553": "invalid", "552": "quota",
@@ -162,7 +167,12 @@ def status_type(status: str) -> str | None:
     if not status or status.count(".") != 2:
         return None
     _cls, subject, detail = status.split(".")
-    return STATUS_TYPES.get(f"{subject}.{detail}")
+    known = STATUS_TYPES.get(f"{subject}.{detail}")
+    if known is None and subject == "7":
+        return "blocked"
+    if known is None and subject in ("3", "4", "5", "6"):
+        return STATUS_TYPES.get(f"{subject}.0")
+    return known
 
 
 def classify(status: str, diagnostic: str, context: str, patterns: PatternSet, *,

@@ -99,7 +99,8 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
     # A local delivery program failed (Exim pipe, procmail): the receiving system's
     # fault, whatever it says of the user.
     ("host", r"\bpipe to \||\bprocmail:"),
-    ("invalid", r"recipient address rejected: access denied|"
+    ("invalid", r"5\.4\.1 recipient address rejected: access denied|"
+                r"recipient address rejected: access denied\. as\(\d+\)|"
                 r"(no such|unknown|invalid) (user|recipient|mailbox|local[ -]?part|account)\b|"
                 r"(user|recipient|mailbox|addressee) (unknown|does not exist|doesn't exist|"
                 r"not found|not exist)|no mailbox (here |found)?|"
