@@ -20,6 +20,8 @@ from .classify import classify
 from .patterns import PatternSet, default_patterns
 from .verp import VerpCodec, VerpToken
 
+__all__ = ["BouncedRecipient", "Report", "analyze", "analyze_file", "render_table"]
+
 MAX_DIAGNOSTIC = 500
 #: Bytes of a message flufl.bounce reads (the notice; not a huge returned message).
 FLUFL_MAX_RAW = 64 * 1024
