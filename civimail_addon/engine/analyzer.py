@@ -237,7 +237,10 @@ def _from_text(msg: Message, notice: str, patterns: PatternSet, raw: bytes) -> R
         emails, how = failed, "the X-Failed-Recipients header"
     if not emails:
         budget.check()
-        emails = [e for e in _flufl(msg, raw) if e not in exclude]
+        # Only what the notice itself names: flufl.bounce reads the returned
+        # message too, whose To or Cc may be a list or another person.
+        named = notice.lower()
+        emails = [e for e in _flufl(msg, raw) if e not in exclude and e in named]
         how = "flufl.bounce" if emails else how
     if not emails:
         emails = [e for e in _original_recipient(msg, notice) if e not in exclude]
@@ -285,7 +288,7 @@ def _looks_like_bounce(msg: Message, daemon: bool, own_text: str) -> bool:
     subject = mime.header(msg, "Subject")
     if daemon:
         return bool(_BOUNCE_SUBJECT.search(subject) or _BOUNCE_TEXT.search(own_text)
-                    or _SMTP_REFUSAL.search(own_text))
+                    or _SMTP_REFUSAL.search(own_text) or _REPLY_LINE.search(own_text))
     if _REPLY_SUBJECT.match(subject) or any(msg.get(h) for h in _LIST_HEADERS):
         return False
     # A courier's "Delivery failed: parcel..." has the words but no mail in it.

@@ -13,7 +13,7 @@ _SUBJECT = re.compile(
     r"(?i)^\s*(out of (the )?office|auto(matic|matische)?[ -]?(reply|response|antwort)|"
     r"abwesenheit|absence|r[ée]ponse automatique|respuesta autom[áa]tica|"
     r"risposta automatica|on vacation|vacation|away from|i am away|away until)")
-_DAEMON = re.compile(r"(?i)^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|mailer_daemon|"
+_DAEMON = re.compile(r"(?i)^(mailer-daemon|post_?master|mail-daemon|mailerdaemon|mailer_daemon|"
                      r"bounces?|noreply|no-reply|mdaemon|mail\.?delivery\.?(sub)?system|"
                      r"microsoftexchange[0-9a-f]{0,40})(@|$)")
 # Display names mail systems sign their notices with.

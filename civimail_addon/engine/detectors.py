@@ -74,6 +74,7 @@ _FAILURE = re.compile(
 _PHRASE_ADDRESS = re.compile(
     r"(?i)(?:\bto\b|recipients?(?:\b[^:<>@\n]{0,40}:)?|\baddress(?:es|ee)?\(?e?s?\)?|"
     r"\buser|mailbox|rcpt to)\s*:?\s*<?(" + ADDRESS + r")>?")
+_RCPT_LINE = re.compile(r"(?i)^[\s>]*(?:rcpt to|recipient)\s*:")
 _TRANSCRIPT = re.compile(r"(?i)RCPT TO:\s*<?(" + ADDRESS + r")>?")
 _SMTP_REPLY = re.compile(r"(?m)^\s*<<<\s*(.*)$")
 _SESSION_LINE = re.compile(r"^\s*(In|Out):\s*(.*)$")
@@ -186,8 +187,10 @@ def detect_blocks(notice: str) -> list[Found]:
             blank = 0
             block.append(line.strip())
         # Only an address tied to failure words in its line or paragraph is a
-        # failed recipient (not "write to me at new@example.org instead").
-        if _FAILURE.search("\n".join([*before, lines[index], *block])):
+        # failed recipient (not "write to me at new@example.org instead"); an
+        # MTA's "RCPT TO:" line is a recipient of the failed transaction.
+        if _RCPT_LINE.search(lines[index]) or _FAILURE.search(
+                "\n".join([*before, lines[index], *block])):
             found.append(Found(email.lower(), "\n".join(block)))
     return _merge(found)
 
