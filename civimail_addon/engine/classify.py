@@ -212,9 +212,10 @@ def _refined_status(status: str, quoted: str, diagnostic: str) -> str:
     """The DSN status, or the remote reply's own code when the status is X.0.0 or absent."""
     if status and not status.endswith(".0.0"):
         return status
+    quoted = quoted or find_status(diagnostic)
     if quoted and (not status or quoted[0] == status[0]):
         return quoted
-    return status or find_status(diagnostic)
+    return status
 
 
 def _wording(patterns: PatternSet, text: str) -> str | None:

@@ -245,7 +245,7 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
              r"too many (connections|concurrent)|unable to connect|lost connection|"
              r"conversation with [^ ]* timed out while|server requires authentication|"
              r"authentication (is )?required|could not be delivered within|"
-             r"retry (timeout|time) (exceeded|reached)|timed? ?out|expired|"
+             r"retry (timeout|time) (exceeded|reached)|retry time not reached|timed? ?out|expired|"
              r"(gave|giving) up|too long in (the )?queue|undeliverable for \d+|"
              r"temporar(y|ily)|try again later|network (error|is unreachable)|"
              r"no route to host|unreachable|not reachable|does not support (tls|starttls)|"
