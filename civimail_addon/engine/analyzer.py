@@ -330,7 +330,7 @@ def _addressees(original: Message) -> list[tuple[str, str]]:
         pairs = getaddresses(values)
     except Exception:  # noqa: BLE001 - deeply nested comments and the like
         return []
-    return [(n.strip(), a.lower()) for n, a in pairs if "@" in a][:MAX_BOUNCES]
+    return [(n.strip(), a.lower()) for n, a in pairs if detectors.is_address(a)][:MAX_BOUNCES]
 
 
 def _original_recipient(msg: Message, notice: str) -> list[str]:
@@ -368,8 +368,9 @@ def _flufl(msg: Message, raw: bytes) -> list[str]:
     found = []
     for item in (*permanent, *temporary):
         text = item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
-        if "@" in text:
-            found.append(text.strip("<> ").lower())
+        address = text.strip("<> ").lower()
+        if detectors.is_address(address):  # its patterns take "instead.a@b" or "a@b>"
+            found.append(address)
     return list(dict.fromkeys(found))
 
 

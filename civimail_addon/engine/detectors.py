@@ -92,6 +92,11 @@ def addresses(text: str) -> list[str]:
     return _ADDR.findall(text)
 
 
+def is_address(text: str) -> bool:
+    """Is ``text`` one plausible address (a dot-atom local part and a domain)?"""
+    return bool(_ADDR.fullmatch(text))
+
+
 def notice_part(text: str) -> str:
     """The notice without the inline copy of the returned message."""
     end = len(text)
