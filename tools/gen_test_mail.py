@@ -162,6 +162,9 @@ def negatives() -> dict[str, tuple[str, dict]]:  # noqa: PLR0912, PLR0915 - one 
          "Hi! I'm travelling until June 3rd and reading mail rarely.\n"),
         ("vacation-precedence.eml", "Away from my desk", "Precedence: auto_reply\n",
          "I am away until Monday.\n"),
+        ("autoresponder-noreply.eml", "Thank you for contacting us",
+         "Auto-Submitted: auto-replied\n",
+         "This is an automatic answer from no-reply: we read every message within 2 days.\n"),
         ("autoresponder-helpdesk.eml", "Re: May newsletter [Ticket #84512]",
          "X-Autoresponder: helpdesk\nAuto-Submitted: auto-replied\n",
          "We received your message. Your ticket number is 84512; we answer within 2 days.\n"),
@@ -170,8 +173,9 @@ def negatives() -> dict[str, tuple[str, dict]]:  # noqa: PLR0912, PLR0915 - one 
          "I have left the company. Please write to s.lopez@example.es instead.\n"),
     ]
     for number, (name, subject, extra, body) in enumerate(away):
-        add(name, plain(f"Person {number} <person{number}@example.net>", subject, body,
-                        extra=extra), kind="autoreply")
+        sender = ("Support <no-reply@support.example>" if "noreply" in name
+                  else f"Person {number} <person{number}@example.net>")
+        add(name, plain(sender, subject, body, extra=extra), kind="autoreply")
 
     # --- read receipts (RFC 8098) ----------------------------------------------
     for number, (ua, disposition) in enumerate([
@@ -492,6 +496,16 @@ def negatives() -> dict[str, tuple[str, dict]]:  # noqa: PLR0912, PLR0915 - one 
     add("survey.eml", plain("Survey Team <survey@poll.example>", "Tell us what you think",
         "Your feedback on delivery failures of our service helps: 5 questions, 2 minutes.\n",
         extra="List-Unsubscribe: <https://poll.example/u>\n"))
+    add("parcel-noreply.eml", plain(
+        "Parcel Service <noreply@parcel.example>", "Delivery failed: parcel 00340435",
+        "Delivery failed. We could not deliver your parcel 00340435: the address could not "
+        "be found. Please check it in your account.\n"))
+    add("forward-bracket.eml", plain(
+        "Old Client <oldclient@example.net>", "[Fwd: Undelivered Mail Returned to Sender]",
+        "-------- Original Message --------\nSubject: Undelivered Mail Returned to Sender\n"
+        "From: MAILER-DAEMON@mx.example.org\n\nThis is the mail system at host mx.example.org.\n"
+        "Your message could not be delivered to one or more recipients.\n\n"
+        "<paul@example.com>: host mx.example.com[192.0.2.7] said: 550 5.1.1 User unknown\n"))
     add("social-notification.eml", plain("Social <notify@social.example>",
         "Lena mentioned you in a comment",
         "Lena: \"your mail could not be delivered to my old address, use the new one\"\n"))

@@ -50,7 +50,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"onbestelbaar|no se puede entregar|non recapitabile|n[ãa]o (é possível )?entreg|"
     r"kan inte levereras|ikke leveret|ikke levert|niedostarczalne|недоставляемое|"
     r"配信不能|配信できません|配信されませんでした|送信できません|"
-    r"エラーメール")
+    r"エラーメール|メールエラー|エラー通知")
 _BOUNCE_TEXT = re.compile(
     r"(?i)(could not|couldn't|was not|cannot|can't|unable to|wasn't able to|failed to|"
     r"has not yet been) (be )?deliver|delivery (has )?failed|permanent (fatal )?error|"
@@ -63,7 +63,8 @@ _REPLY_LINE = re.compile(r"(?im)(?:^[ \t<>]{0,8}|said:\s{0,3})[45]\d\d[ -]\S")
 # A quoted SMTP refusal: a 4xx/5xx reply with an enhanced code of its class ("451 4.3.0").
 _SMTP_REFUSAL = re.compile(r"(?<![\d.])([45])\d\d[ -]\1\.\d{1,3}\.\d{1,3}\b")
 # What people put before the subject of a reply or a forward (several languages).
-_REPLY_SUBJECT = re.compile(r"(?i)^\s*(re|fwd?|aw|wg|tr|sv|vs|rv|r|i|enc|antw)\s*(\[\d+\])?\s*:")
+_REPLY_SUBJECT = re.compile(
+    r"(?i)^\s*\[?\s*(re|fwd?|aw|wg|tr|sv|vs|rv|r|i|enc|antw)\s*(\[\d+\])?\s*:")
 _LIST_HEADERS = ("List-Id", "List-Post", "List-Unsubscribe", "X-Mailing-List")
 # Google Groups refuses a post (non-member, or a group that may not exist: the
 # notice cannot tell) in the poster's language, with no SMTP code.
@@ -177,12 +178,14 @@ def _analyze(msg: Message, patterns: PatternSet, raw: bytes) -> Report:  # noqa:
             BouncedRecipient(sender, "challenge", False, "",
                              one_line(mime.header(msg, "Subject")))])
     why = autoreply.reason(msg)
-    if why and not daemon:
+    bounce_like = _looks_like_bounce(msg, daemon or null_sender, own_text)
+    # Exim and others mark their bounces Auto-Submitted: auto-replied too.
+    if why and not (daemon and bounce_like):
         return Report("autoreply", f"Auto-reply: {why}.", [
             BouncedRecipient(sender, "away", False, "", one_line(mime.header(msg, "Subject")))]
             if sender else [])
 
-    if not _looks_like_bounce(msg, daemon or null_sender, own_text):
+    if not bounce_like:
         return Report("not_bounce", "Neither a delivery report nor an auto-reply.")
     return _from_text(msg, notice_text, patterns, raw)
 

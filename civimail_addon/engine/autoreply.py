@@ -13,8 +13,10 @@ _SUBJECT = re.compile(
     r"(?i)^\s*(out of (the )?office|auto(matic|matische)?[ -]?(reply|response|antwort)|"
     r"abwesenheit|absence|r[ée]ponse automatique|respuesta autom[áa]tica|"
     r"risposta automatica|on vacation|vacation|away from|i am away|away until)")
+# Local parts of mail systems. Not "noreply" or "bounces": shops, carriers and
+# newsletters send from those, and their "Delivery failed: parcel..." is no bounce.
 _DAEMON = re.compile(r"(?i)^(mailer-daemon|post_?master|mail-daemon|mailerdaemon|mailer_daemon|"
-                     r"bounces?|noreply|no-reply|mdaemon|mail\.?delivery\.?(sub)?system|"
+                     r"mdaemon|mail\.?delivery\.?(sub)?system|"
                      r"microsoftexchange[0-9a-f]{0,40})(@|$)")
 # Display names mail systems sign their notices with.
 _DAEMON_NAME = re.compile(
