@@ -637,6 +637,22 @@ def written() -> dict[str, tuple[str, dict]]:
         "server after RCPT TO:<max@example.com>:\n    550 5.7.1 max@example.com is not an "
         "active address at this host"), "max@example.com", "invalid", True, "5.7.1", 3)
 
+    # Sendmail's DSN writes Status 5.1.1 for any 550 at RCPT TO; the remote's own
+    # code in the Diagnostic-Code says it is a policy refusal.
+    add("k3-sendmail-status-vs-remote-code.eml", dsn(
+        "Mail Delivery Subsystem <MAILER-DAEMON@relay.example.com>",
+        "Returned mail: see transcript for details",
+        "The original message was received at Tue, 14 May 2024 09:12:47 +0200\n"
+        "from news.example.org [198.51.100.10]\n\n"
+        "   ----- The following addresses had permanent fatal errors -----\n"
+        "<ann@example.com>\n    (reason: 550 5.7.1 Access to this mailbox is restricted)\n",
+        "Reporting-MTA: dns; relay.example.com\nReceived-From-MTA: DNS; news.example.org\n"
+        f"Arrival-Date: {DATE}\n\nFinal-Recipient: RFC822; ann@example.com\n"
+        "Action: failed\nStatus: 5.1.1\nRemote-MTA: DNS; mx.example.com\n"
+        "Diagnostic-Code: SMTP; 550 5.7.1 Access to this mailbox is restricted\n"
+        f"Last-Attempt-Date: {DATE}\n", "ann@example.com"),
+        "ann@example.com", "blocked", False, "5.7.1", 3)
+
     # --- kind 6: formats ---------------------------------------------------------
     add("k6-sendmail-v5.eml", plain(
         "Mail Delivery Subsystem <MAILER-DAEMON@relay.example.edu>",

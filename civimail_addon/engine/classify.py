@@ -209,10 +209,15 @@ def classify(status: str, diagnostic: str, context: str, patterns: PatternSet, *
 
 
 def _refined_status(status: str, quoted: str, diagnostic: str) -> str:
-    """The DSN status, or the remote reply's own code when the status is X.0.0 or absent."""
-    if status and not status.endswith(".0.0"):
-        return status
-    quoted = quoted or find_status(diagnostic)
+    """The remote server's own enhanced code, else the DSN status.
+
+    The Status field is the reporting MTA's summary (RFC 3464 2.3.4): Sendmail
+    writes 5.1.1 for any 550 at RCPT TO, others 5.0.0. The code the remote
+    server put in its reply (the Diagnostic-Code) is the first-hand one, when
+    it is of the same class.
+    """
+    quoted = quoted or ("" if status and not status.endswith(".0.0")
+                        else find_status(diagnostic))
     if quoted and (not status or quoted[0] == status[0]):
         return quoted
     return status
