@@ -60,6 +60,10 @@ _BOUNCE_TEXT = re.compile(
     r"送信できませんでした")
 # An SMTP reply line quoting a refusal ("550 ...", "<<< 550 ...", "said: 550").
 _REPLY_LINE = re.compile(r"(?im)(?:^[ \t<>]{0,8}|said:\s{0,3})[45]\d\d[ -]\S")
+# The first line of a multi-line reply ("554-...") and a success reply ("221 Bye").
+_MULTILINE = re.compile(r"\s*([45]\d\d)-")
+_SUCCESS_REPLY = re.compile(r"\s*2\d\d\b")
+_REFUSAL_CODE = re.compile(r"\b[45]\d\d\b")
 # A quoted SMTP refusal: a 4xx/5xx reply with an enhanced code of its class ("451 4.3.0").
 _SMTP_REFUSAL = re.compile(r"(?<![\d.])([45])\d\d[ -]\1\.\d{1,3}\.\d{1,3}\b")
 # What people put before the subject of a reply or a forward (several languages).
@@ -212,7 +216,7 @@ def _from_dsn(msg: Message, failed: list[dsn.DsnRecipient], notice: str,
     bounces = []
     for rcpt in failed:
         email = rcpt.email or (original[0] if len(original) == 1 else "")
-        text = rcpt.diagnostic or found.get(email, "")
+        text = _whole_reply(rcpt.diagnostic, notice) or found.get(email, "")
         delayed = rcpt.action == "delayed"
         kind, hard, status = classify(rcpt.status, text, context, patterns, temporary=delayed,
                                       recipient=email)
@@ -221,6 +225,37 @@ def _from_dsn(msg: Message, failed: list[dsn.DsnRecipient], notice: str,
         bounces.append(BouncedRecipient(email, kind, hard, status, one_line(text or notice)))
     action = "delayed" if all(r.action == "delayed" for r in failed) else "failed"
     return Report("bounce", f"Delivery status notification ({action}).", bounces)
+
+
+def _whole_reply(diagnostic: str, notice: str) -> str:
+    """The Diagnostic-Code's reply, completed from the notice's transcript.
+
+    Sendmail keeps only the first line of a multi-line reply ("554-gmx.net
+    ... Service not available"), whose last lines say why ("554-IP address is
+    block listed"); the transcript in the notice has them all. A success reply
+    ("221 Bye", the answer to QUIT after a 421 greeting) explains nothing.
+    """
+    diagnostic = diagnostic or ""
+    code = _MULTILINE.match(diagnostic)
+    if code:
+        # The transcript's lines of this reply: from its first line on, while
+        # they carry its code.
+        first = " ".join(diagnostic.split())
+        lines = [" ".join(ln.split()).removeprefix("<<<").strip() for ln in notice.splitlines()]
+        if first in lines:
+            start = lines.index(first)
+            reply = [lines[start]]
+            for line in lines[start + 1:start + 20]:
+                if not line.startswith(code.group(1)):
+                    break
+                reply.append(line)
+                if line[3:4] == " ":  # "554 ..." ends a multi-line reply
+                    break
+            return " ".join(reply)
+        return diagnostic
+    if _SUCCESS_REPLY.match(diagnostic) and not _REFUSAL_CODE.search(diagnostic):
+        return ""
+    return diagnostic
 
 
 def _from_text(msg: Message, notice: str, patterns: PatternSet, raw: bytes) -> Report:

@@ -62,7 +62,9 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
     ("blocked", r"(spf|dkim|dmarc)\b.{0,40}?\b(fail|reject|policy|not pass|check)"),
     ("spam", r"rejected for policy reasons|policy violation"),
     ("blocked", r"authentication .{0,20}(failed|failure)|reputation"),
-    ("blocked", r"(unauthenticated|unverif(ied|yable)) (e-?mail|sending|sender|ip)"),
+    ("blocked", r"(unauthenticated|unverif(ied|yable)) (e-?mail|sending|sender|ip)|"
+                r"(does not have|lacks|without) authentication information|"
+                r"fails? to pass (\w+ ){0,2}authentication"),
     ("blocked", r"sender policy framework|\bspf\b.{0,20}(record|violation)|not designated"),
     ("blocked", r"(listed|blocked|black-?listed) (at|on|in|by) .{0,60}?"
                 r"(spamhaus|spamcop|barracuda|sorbs|rbl|dnsbl|blocklist|block list|blacklist)"),
@@ -80,7 +82,9 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
     # Spam measured from the sender's IP (Gmail 4.7.28 "unusual rate of
     # unsolicited mail originating from your IP", Free "Too many spams from
     # your IP"): the sender's reputation, even when the answer is a rate limit.
-    ("blocked", r"(spams?|unsolicited (e-?)?mail) (\w+ ){0,3}(from|originating from) your ip|"
+    # Proofpoint and others answer a blocked IP with "554 Blocked - see ...".
+    ("blocked", r"^\W*[45]\d\d[ -](\d\.\d{1,3}\.\d{1,3} )?blocked\b|"
+                r"(spams?|unsolicited (e-?)?mail) (\w+ ){0,3}(from|originating from) your ip|"
                 r"(ip|address|host|network|domain) (\w+ ){0,3}(is )?(on (our|the|a) )?"
                 r"block[ -]?list(ed)?\b|on (our|the|a) block ?list|anti-?spoofing|"
                 r"\bspoof(ed|ing)\b|sender (address )?(is )?not allowed"),
@@ -113,7 +117,7 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
                 r"not permitted|block list|has been)"),
     ("blocked", r"\b(ip|host|domain|network) .{0,30}?(is )?(black-?listed|blocked|banned)|"
                 r"blocked using|blocked by|(temporarily |permanently )?(deferred|blocked) due to|"
-                r"access denied|not accepting mail from|connection (rejected|refused) (by|from)|"
+                r"access denied|not accepting mail from|connection rejected (by|from)|"
                 r"rejected due to|administrative prohibition|\bbanned\b|"
                 r"service permits .{0,20}unverifyable|authentication (failed|failure)|"
                 r"not authorized to send|dynamic(ally)? (assigned )?ip|residential ip|"
