@@ -674,6 +674,34 @@ def written() -> dict[str, tuple[str, dict]]:
         "550 5.1.1 <pia@example.com>... User unknown\n\n"
         "   ----- Original message follows -----\n" + original("pia@example.com")),
         "pia@example.com", "invalid", True, "5.1.1", 6)
+    sendmail_dsn = (
+        "The original message was received at Tue, 14 May 2024 09:12:47 +0200\n"
+        "from news.example.org [198.51.100.10]\n\n"
+        "   ----- The following addresses had permanent fatal errors -----\n"
+        "<{rcpt}>\n    (reason: {reason})\n\n"
+        "   ----- Transcript of session follows -----\n... while talking to mx.example.com.:\n"
+        "{transcript}\n")
+    sendmail_fields = ("Reporting-MTA: dns; relay.example.com\nArrival-Date: " + DATE + "\n\n"
+                       "Final-Recipient: RFC822; {rcpt}\nAction: failed\nStatus: {status}\n"
+                       "Remote-MTA: DNS; mx.example.com\nDiagnostic-Code: SMTP; {reason}\n")
+    greeting = "554-mx.example.com ESMTP not available for you"
+    add("k6-sendmail-multiline-greeting.eml", dsn(
+        "Mail Delivery Subsystem <MAILER-DAEMON@relay.example.com>",
+        "Returned mail: see transcript for details",
+        sendmail_dsn.format(rcpt="bea@example.com", reason=greeting, transcript=(
+            f"<<< {greeting}\n<<< 554-Your IP address is block listed.\n"
+            "<<< 554 See https://postmaster.example.com/\n554 5.0.0 Service unavailable")),
+        sendmail_fields.format(rcpt="bea@example.com", status="5.0.0", reason=greeting),
+        "bea@example.com"), "bea@example.com", "blocked", False, "5.0.0", 6)
+    add("k6-sendmail-221-bye.eml", dsn(
+        "Mail Delivery Subsystem <MAILER-DAEMON@relay.example.com>",
+        "Returned mail: see transcript for details",
+        sendmail_dsn.format(rcpt="cal@example.com", reason="221 Bye", transcript=(
+            ">>> RCPT To:<cal@example.com>\n<<< 421 4.7.1 Messages from 198.51.100.10 "
+            "deferred due to poor reputation\n<cal@example.com>... Deferred\n"
+            "Message could not be delivered for 5 days\nMessage will be deleted from queue")),
+        sendmail_fields.format(rcpt="cal@example.com", status="4.4.7", reason="221 Bye"),
+        "cal@example.com"), "cal@example.com", "blocked", False, "4.7.1", 6)
     add("k6-qmail-remote.eml", plain(
         "MAILER-DAEMON@mail.example.net", "failure notice",
         "Hi. This is the qmail-send program at mail.example.net.\n"
