@@ -55,7 +55,8 @@ _NOT_A_REASON = re.compile(r"(?i)^(expanded|generated|forwarded|redirected|via|o
 # Sendmail V5/V8 transcripts name each recipient on the reply line itself:
 # "550 <bob@example.com>... User unknown" or "554 5.0.0 bob@example.com... Service unavailable".
 _SENDMAIL_LINE = re.compile(
-    r"^\s*([45]\d\d)[ -](?:([45]\.\d{1,3}\.\d{1,3}) )?<?(" + ADDRESS + r")>?\.\.\.\s*(.*)$")
+    r"^\s*(?:([45]\d\d)[ -](?:([45]\.\d{1,3}\.\d{1,3}) )?)?<?(" + ADDRESS
+    + r")>?\.\.\.\s*(\S.*)$")
 # An address given as the one to use instead ("please write to new@x instead",
 # "my new address is new@x"): no failed recipient.
 _REDIRECT_BEFORE = re.compile(
@@ -201,13 +202,13 @@ def detect_blocks(notice: str) -> list[Found]:
 
 
 def detect_sendmail(notice: str) -> list[Found]:
-    """Sendmail's own reply lines, "550 <a@b>... User unknown" (V5 and V8)."""
+    """Sendmail's own lines, "550 <a@b>... User unknown" (V5 and V8), "<a@b>... Deferred: ..."."""
     found = []
     for line in notice.splitlines():
         match = _SENDMAIL_LINE.match(line) if len(line) <= 1000 else None
         if match:
             reply = " ".join(code for code in match.group(1, 2) if code)
-            found.append(Found(match.group(3).lower(), f"{reply} {match.group(4)}"))
+            found.append(Found(match.group(3).lower(), f"{reply} {match.group(4)}".strip()))
     return _merge(found)
 
 

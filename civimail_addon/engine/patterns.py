@@ -91,7 +91,9 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
     # The receiving server limits how often the sender may connect or send
     # (QQ "Ip frequency limited", "too many connections"): the recipient's
     # server is busy for us, not refusing the address or the content.
-    ("host", r"(ip|connection|connect|sending) frequency limit|frequency limited|"
+    # Greylisting defers every unknown sender once, by design.
+    ("host", r"grey-?listed|grey-?listing|gray-?listed|gray-?listing|"
+             r"(ip|connection|connect|sending) frequency limit|frequency limited|"
              r"too many (connections|concurrent|simultaneous)|rate limit(ed|ing)?|"
              r"sending too fast|receiving mail at a rate|too (many|much) (mail|messages) "
              r"(from|too fast)"),
