@@ -23,10 +23,9 @@ from .verp import VerpCodec, VerpToken
 __all__ = ["BouncedRecipient", "Report", "analyze", "analyze_file", "render_table"]
 
 MAX_DIAGNOSTIC = 500
-#: Bytes of a message flufl.bounce reads (the notice; not a huge returned message).
+#: Bytes and lines of a message flufl.bounce reads (the notice, not a huge returned message).
 FLUFL_MAX_RAW = 64 * 1024
 FLUFL_MAX_LINES = 2000
-_BLANK_RUN = re.compile(rb"\r?\n(?:[ \t]*\r?\n){2,}")
 #: Failed recipients reported for one message (a bounce names one, a few at most).
 MAX_BOUNCES = dsn.MAX_RECIPIENTS
 
@@ -259,11 +258,10 @@ def _whole_reply(diagnostic: str, notice: str) -> str:
 
 
 def _from_text(msg: Message, notice: str, patterns: PatternSet, raw: bytes) -> Report:
-    # X-Failed-Recipients (Exim, Gmail) names the failed addresses outright, even
-    # when one is also the sender (a message to oneself) or the notice names none.
-    # Where a failed recipient comes from, most reliable first: a header that
-    # names them, the notice's lines that tie an address to failure words,
-    # flufl.bounce's MTA heuristics, and last the returned message's headers
+    # Where a failed recipient comes from, most reliable first: X-Failed-Recipients
+    # (Exim, Gmail), which names them outright, even the sender of a message to
+    # oneself; the notice's lines that tie an address to failure words;
+    # flufl.bounce's MTA heuristics; and last the returned message's headers
     # when they name one recipient (or the one the notice names by display
     # name, as Exchange 2003 does).
     failed = _failed_header(msg)
@@ -375,8 +373,8 @@ def _original_recipient(msg: Message, notice: str) -> list[str]:
     """The returned message's recipient, when its headers leave no doubt.
 
     Its only To/Cc address, or the ones the notice names by display name
-    (Exchange 2003: "John Doe on 1/1/2010"); never a mailing list's address
-    (the returned message carries List-Id and is addressed to the list).
+    (Exchange 2003: "John Doe on 1/1/2010"); never the address of the list
+    it was posted to (its List-Post).
     """
     original = mime.attached_message(msg)
     if original is None:
@@ -395,10 +393,12 @@ def _flufl(msg: Message, raw: bytes) -> list[str]:
         from flufl.bounce import all_failures  # noqa: PLC0415 - optional fallback
     except ImportError:
         return []
-    if len(raw) > FLUFL_MAX_RAW or raw.count(b"\n") > FLUFL_MAX_LINES:
+    head = raw[:FLUFL_MAX_RAW]
+    lines = head.split(b"\n", FLUFL_MAX_LINES)
+    if len(head) < len(raw) or len(lines) > FLUFL_MAX_LINES:
         # Its detectors read every line with dozens of patterns: give them the
-        # head (the notice comes first) with runs of blank lines folded.
-        msg = mime.parse(_BLANK_RUN.sub(b"\n\n", raw[:FLUFL_MAX_RAW])) or msg
+        # head of the message (the notice comes first).
+        msg = mime.parse(b"\n".join(lines[:FLUFL_MAX_LINES])) or msg
     try:
         temporary, permanent = all_failures(msg)
     except Exception:  # noqa: BLE001 - its heuristics choke on odd input

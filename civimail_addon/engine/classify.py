@@ -35,8 +35,10 @@ X.7.other  other security or policy details: vendors'   blocked
 X.3/4/5/6  other details of the subject                 as X.y.0
 =========  ==========================================  =========
 
-A DSN ``Status`` of X.0.0 says nothing; a class-matching code the remote
-server quoted in its reply ("550 5.7.1 ...") is used instead.
+The enhanced code the remote server put in its own reply ("550 5.7.1 ...")
+is preferred to the DSN ``Status`` of the same class, which is the reporting
+MTA's summary (Sendmail writes 5.1.1 for any 550 at RCPT TO, many write
+X.0.0, which says nothing).
 
 Codes are read only where a server puts them: the DSN ``Status`` field, and
 SMTP reply lines (a line, a Diagnostic-Code or a quoted answer that starts
@@ -59,7 +61,10 @@ Order of evidence, strongest first:
    Microsoft's "550 5.4.1 Recipient address rejected: Access denied", which
    its Exchange Online documentation gives for a recipient missing from the
    directory). So a reply that says the recipient does not exist is invalid,
-   whatever the class of its code and the SMTP command it answered.
+   whatever the class of its code and the SMTP command it answered. One
+   vendor exception: Japanese mobile carriers (au, docomo, SoftBank) tell
+   their users that a sender their reception filter refuses gets "user
+   unknown" after DATA; there it is spam.
 2. **The enhanced status code** (RFC 3463, table above): a class, subject
    and detail chosen for machines.
 3. **The basic reply code** (RFC 5321 4.2.2/4.2.3), coarser: it tells the
