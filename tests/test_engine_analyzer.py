@@ -440,3 +440,12 @@ def test_aol_tos_notification_is_complaint():
 ])
 def test_unlisted_status_details_follow_their_subject(status, diag, kind):
     assert one(dsn(status=status, diag=diag)).type == kind
+
+
+@pytest.mark.parametrize("diag", [
+    b"smtp; 452 4.5.3 Too many invalid recipients",  # the sender's behaviour, not this address
+    b"smtp; 550 5.7.1 Client host not listed in whitelist",
+])
+def test_words_about_the_sender_are_never_hard(diag):
+    bounce = one(dsn(status=b"5.0.0", diag=diag))
+    assert (bounce.type, bounce.hard) == ("blocked", False)
