@@ -85,6 +85,7 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
     # Proofpoint and others answer a blocked IP with "554 Blocked - see ...".
     ("blocked", r"^\W*[45]\d\d[ -](\d\.\d{1,3}\.\d{1,3} )?blocked\b|"
                 r"too many (invalid|bad|unknown) (recipients|users|addresses)|"
+                r"not (listed|found) in (our |the |my )?(white|allow)[ -]?list|"
                 r"(spams?|unsolicited (e-?)?mail) (\w+ ){0,3}(from|originating from) your ip|"
                 r"(ip|address|host|network|domain) (\w+ ){0,3}(is )?(on (our|the|a) )?"
                 r"block[ -]?list(ed)?\b|on (our|the|a) block ?list|anti-?spoofing|"
@@ -226,7 +227,7 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
                 r"missing or malformed local(-| )part|no e-?mail address registered|"
                 r"no such (mail drop|mailbox( \w+)?|(e-?mail )?address|recipient|(local )?user|"
                 r"person)( here)?|no mailbox (here )?by that name|"
-                r"not (listed in|found in) (\w+ )?directory|"
+                r"not (listed in|found in) (\w+ )?directory|not listed in|"
                 r"not present in directory entry|"
                 r"not listed in public name & address book|"  # Lotus Domino
                 r"not a valid( (user|mailbox))?|"
