@@ -160,11 +160,11 @@ def one(raw):
     return bounce
 
 
-def test_user_unknown_after_data_is_content_filter():
-    # Postfix names the command; RCPT TO was accepted, so the mailbox exists.
+def test_user_unknown_after_data_is_still_invalid():
+    # The server's words about the recipient beat the stage (issue 13, kind 3).
     raw = text_bounce(b"<bob@example.com>: host mx.example.com[192.0.2.1] said: 550 Unknown\r\n"
                       b"    user bob@example.com (in reply to end of DATA command)\r\n")
-    assert (one(raw).type, one(raw).hard) == ("spam", False)
+    assert (one(raw).type, one(raw).hard) == ("invalid", True)
 
 
 def test_user_unknown_after_rcpt_stays_invalid():
@@ -241,7 +241,7 @@ def test_command_syntax_replies():
     (b"Host not reachable", "host"),
     (b"500 Remote server does not support TLS", "host"),
     (b"Name service error for name=example.com type=MX: Malformed or unexpected name server "
-     b"reply", "host"),
+     b"reply", "dns"),  # Postfix: the recipient domain's DNS answer (issue 13, kind 7)
     (b"The number of messages in recipient's mailbox exceeded the local limit.", "quota"),
     (b"User not listed in public Name & Address Book", "invalid"),
     (b"Error: No valid recipients for this MM", "invalid"),
@@ -289,10 +289,10 @@ def test_undefined_dsn_status_gives_way_to_the_quoted_reply_code():
     assert (bounce.status, bounce.type) == ("5.2.2", "quota")
 
 
-def test_policy_code_with_unknown_user_wording_is_a_filter():
-    # X.7.x says the refusal is a security/policy decision, not a missing mailbox.
+def test_policy_code_with_unknown_user_wording_is_invalid():
+    # Words about the recipient beat the class of the code (see classify's docstring).
     bounce = one(dsn(status=b"5.0.0", diag=b"smtp; 550 5.7.1 No such user here"))
-    assert (bounce.type, bounce.hard, bounce.status) == ("spam", False, "5.7.1")
+    assert (bounce.type, bounce.hard, bounce.status) == ("invalid", True, "5.7.1")
 
 
 def test_bare_550_proves_no_address_dead():
@@ -430,3 +430,22 @@ def test_aol_tos_notification_is_complaint():
     report = analyze(raw)
     assert report.kind == "complaint"
     assert [(b.email, b.type) for b in report.bounces] == [("bob@aol.example", "complaint")]
+
+
+@pytest.mark.parametrize("status, diag, kind", [
+    # Microsoft's own X.7.xxx details refuse the sender (RFC 3463: security or policy).
+    (b"5.7.129", b"smtp; 550 5.7.129 RESOLVER.RST.RestrictedToRecipientsPermission", "blocked"),
+    (b"5.7.17", b"smtp; 550 5.7.17 Mailbox owner has changed", "inactive"),
+    (b"5.4.316", b"smtp; 550 5.4.316 Message expired, connection refused", "host"),
+])
+def test_unlisted_status_details_follow_their_subject(status, diag, kind):
+    assert one(dsn(status=status, diag=diag)).type == kind
+
+
+@pytest.mark.parametrize("diag", [
+    b"smtp; 452 4.5.3 Too many invalid recipients",  # the sender's behaviour, not this address
+    b"smtp; 550 5.7.1 Client host not listed in whitelist",
+])
+def test_words_about_the_sender_are_never_hard(diag):
+    bounce = one(dsn(status=b"5.0.0", diag=diag))
+    assert (bounce.type, bounce.hard) == ("blocked", False)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "bounces"
+CORPUS = Path(__file__).resolve().parent / "data" / "bounces"
 
 
 def civimail(odoo, *args):

@@ -27,11 +27,23 @@ X.6.x      message content or media                     spam
 X.7.1-6    delivery not authorised, security features    blocked
 X.7.0/9    other security / policy status               spam
 X.7.13     user account disabled                        inactive
+X.7.17     mailbox owner has changed (RFC 7293)         inactive
 X.7.23-27  SPF / DKIM / DMARC / reverse DNS failures    blocked
+X.7.other  other security or policy details: vendors'   blocked
+           own (Microsoft 5.7.1xx-7xx, Gmail X.7.28)
+           refuse the sender
+X.3/4/5/6  other details of the subject                 as X.y.0
 =========  ==========================================  =========
 
-A DSN ``Status`` of X.0.0 says nothing; a class-matching code the remote
-server quoted in its reply ("550 5.7.1 ...") is used instead.
+The enhanced code the remote server put in its own reply ("550 5.7.1 ...")
+is preferred to the DSN ``Status`` of the same class, which is the reporting
+MTA's summary (Sendmail writes 5.1.1 for any 550 at RCPT TO, many write
+X.0.0, which says nothing).
+
+Codes are read only where a server puts them: the DSN ``Status`` field, and
+SMTP reply lines (a line, a Diagnostic-Code or a quoted answer that starts
+with the reply code, "host ... said: 550 ...", Exchange's "#5.1.1"). A
+number in prose ("RFC 2046, 5.1.5, but ...") is no status.
 
 Basic SMTP reply codes, when nothing else is known: 551/553 invalid, 552
 quota, 421/450/451/4xx host, 500-504 syntax. A bare 550 or 554 stays unknown:
@@ -39,20 +51,35 @@ RFC 5321 gives 550 for "mailbox not found, no access, or command rejected for
 policy reasons" alike, so it proves no address dead. Patterns typed
 ``unknown`` (notice intros) count as no wording at all.
 
-Then corrections from where in the SMTP dialogue the reply came, and from
-what the server's own code says:
+Order of evidence, strongest first:
 
-* "user unknown" after DATA is a content filter in disguise: the server had
-  accepted the recipient at RCPT TO, and after DATA one reply answers for all
-  recipients (Japanese carriers and m-FILTER reply so to refused senders;
-  Yahoo's "dd" notice is the known exception, a vendor structure). The same
-  holds when the server's code is X.7.x (security or policy): its own code
-  says the refusal is a decision, not a missing mailbox. So: spam, not hard.
-* a permanent refusal after DATA whose wording says nothing concerns the
-  message itself (content or policy): spam.
-* "user unknown", "no such domain" or an unexplained refusal at EHLO/HELO or
-  MAIL FROM is about the sender: no recipient had been named yet.
-* a domain lookup that failed only temporarily is host.
+1. **The server's words about this recipient** (its reply or Diagnostic-Code,
+   read by the bounce patterns). RFC 3463 makes the enhanced code a
+   machine-readable summary and RFC 5321 (4.2) lets the text say more; in
+   practice servers send generic or wrong codes with precise words
+   ("550 5.7.1 No such user", "554 5.7.1 Rcpt <...> does not exist",
+   Microsoft's "550 5.4.1 Recipient address rejected: Access denied", which
+   its Exchange Online documentation gives for a recipient missing from the
+   directory). So a reply that says the recipient does not exist is invalid,
+   whatever the class of its code and the SMTP command it answered. One
+   vendor exception: Japanese mobile carriers (au, docomo, SoftBank) tell
+   their users that a sender their reception filter refuses gets "user
+   unknown" after DATA; there it is spam.
+2. **The enhanced status code** (RFC 3463, table above): a class, subject
+   and detail chosen for machines.
+3. **The basic reply code** (RFC 5321 4.2.2/4.2.3), coarser: it tells the
+   class, and only 551/552/553 and 50x name a cause.
+4. **The SMTP stage** (which command the reply answered), when nothing above
+   names a cause: an unexplained permanent refusal after DATA concerns the
+   message (content or policy): spam; one at EHLO/HELO or MAIL FROM concerns
+   the sender, since no recipient was named yet: blocked. Words typed invalid
+   or dns at EHLO/HELO/MAIL FROM are about the sender's address or domain:
+   blocked too.
+5. **The notice's own wording** (the text around the replies, which may
+   speak of several recipients): last.
+
+Finally a domain lookup that failed only temporarily is host: only a
+permanent answer proves a domain missing.
 """
 
 from __future__ import annotations
@@ -73,7 +100,7 @@ STATUS_TYPES: dict[str, str] = {
     "6.0": "spam", "6.1": "spam", "6.2": "spam", "6.3": "spam", "6.4": "spam", "6.5": "spam",
     "7.0": "spam", "7.1": "blocked", "7.2": "blocked", "7.3": "blocked", "7.4": "blocked",
     "7.5": "blocked", "7.6": "blocked", "7.7": "spam", "7.8": "blocked", "7.9": "spam",
-    "7.13": "inactive", "7.23": "blocked", "7.24": "blocked", "7.25": "blocked",
+    "7.13": "inactive", "7.17": "inactive", "7.23": "blocked", "7.24": "blocked", "7.25": "blocked",
     "7.26": "blocked", "7.27": "dns",
 }
 REPLY_TYPES = {"551": "invalid", "553": "invalid", "552": "quota",
@@ -81,70 +108,103 @@ REPLY_TYPES = {"551": "invalid", "553": "invalid", "552": "quota",
                "500": "syntax", "501": "syntax", "502": "syntax", "503": "syntax",
                "504": "syntax"}
 
-_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-_REPLY = re.compile(r"(?<![\d.])([245]\d\d)(?:[\s-]|$)")
-# An enhanced code right after a reply code of the same class ("550 5.7.1").
-_REPLY_STATUS = re.compile(r"(?<![\d.])([245])\d\d[ -]\1\.(\d{1,3})\.(\d{1,3})\b")
-_URL = re.compile(r"(?i)\b(https?://[^/\s]+)/\S*")
+# A reply line: at the start of a line (maybe after ">>>", "<<<", "#" or a
+# quote), after what introduces a server's answer ("said:", "returned '",
+# "smtp;", "error:"), or after a colon, bracket or quote; then the reply code,
+# maybe followed by an enhanced code.
+_REPLY_LINE = re.compile(
+    r"(?im)(?:^[ \t>|<*#'\"(\[-]{0,8}|\b(?:said|replied|responded|response|reply|answer|"
+    r"returned|error|smtp|code)\b[^\n\d]{0,12}|[:;\]'\"(#][ \t]{0,3})"
+    r"([245]\d\d)(?:[ \t]{1,3}[245]\d\d)?"  # some relays repeat the code: "554 554 5.7.0"
+    r"(?:[ \t]{0,3}[-#]?[ \t]{0,3}#?([245])\.(\d{1,3})\.(\d{1,3}))?(?![\d.])")
+# An enhanced code alone: at the start of a line, after "#" (Exchange's
+# "<mx.example.com #5.1.1>") or after "Status:" or "code:".
+_STATUS_LINE = re.compile(
+    r"(?im)(?:^[ \t>|<*(\[-]{0,8}|#|\b(?:status|code)\b\W{0,3})([245])\.(\d{1,3})\.(\d{1,3})"
+    r"(?![\d.])")
+_URL = re.compile(r"(?i)\b(https?://[^/\s]{1,255})/\S*")
 # Postfix "(in reply to end of DATA command)", Exim "after end of data",
 # Sendmail transcripts ">>> DATA", m-FILTER "SMTP command: DATA".
 _STAGE = re.compile(
-    r"(?im)(?:in reply to (?:the )?|after |^\s*>>>\s*|smtp command\W*)(?:end of )?"
+    r"(?im)(?:in reply to (?:the )?|after |^[ \t]*>>>[ \t]*|smtp command\W{0,10})(?:end of )?"
     r"(data\b|rcpt to\b|mail from\b|ehlo\b|helo\b)")
 _NO_RCPT = re.compile(r"(?i)need rcpt|no valid recipients")
-# Yahoo refuses unknown users only after DATA ("554 delivery error: dd This user
-# doesn't have a yahoo.com account").
-_YAHOO_DD = re.compile(r"(?i)delivery error: dd ")
-_MOVED = re.compile(r"(?i)\bmoved\b|has changed|new (e-?mail )?address")
+# Japanese mobile carriers answer "550 Unknown user" after DATA when the
+# recipient's reception filter (指定受信 / 受信拒否) refuses the sender: the
+# carriers tell their users that a refused sender gets a "user unknown"
+# error. Recipient-side filtering, so spam, not a dead address.
+_JP_CARRIERS = re.compile(
+    r"(?i)@(?:[\w-]+\.)*(?:ezweb\.ne\.jp|au\.com|docomo\.ne\.jp|softbank\.ne\.jp|"
+    r"i\.softbank\.jp|vodafone\.ne\.jp|disney\.ne\.jp|ymobile\.ne\.jp)$")
+_MOVED = re.compile(r"(?i)\bmoved\b|has changed|new (e-?mail )?address|"
+                    r"(write|send|use|contact)\b.{0,80}\binstead\b")
+
+
+def reply_codes(text: str) -> tuple[str, str]:
+    """``(reply code, enhanced code)`` of the first SMTP reply in ``text`` ('' when none)."""
+    for found in _REPLY_LINE.finditer(text or ""):
+        reply, cls = found.group(1), found.group(2)
+        if cls is None:
+            return reply, ""
+        if cls == reply[0]:
+            return reply, ".".join(found.group(2, 3, 4))
+        return reply, ""
+    return "", ""
 
 
 def find_status(*texts: str) -> str:
+    """The enhanced status code a server gave in one of ``texts`` ('' when none)."""
     for text in texts:
-        found = _STATUS.search(text or "")
+        quoted = reply_codes(text)[1]
+        if quoted:
+            return quoted
+        found = _STATUS_LINE.search(text or "")
         if found:
             return ".".join(found.groups())
     return ""
 
 
 def find_reply(text: str) -> str:
-    found = _REPLY.search(text or "")
-    return found.group(1) if found else ""
+    return reply_codes(text)[0]
 
 
 def status_type(status: str) -> str | None:
     if not status or status.count(".") != 2:
         return None
     _cls, subject, detail = status.split(".")
-    return STATUS_TYPES.get(f"{subject}.{detail}")
+    known = STATUS_TYPES.get(f"{subject}.{detail}")
+    if known is None and subject == "7":
+        return "blocked"
+    if known is None and subject in ("3", "4", "5", "6"):
+        return STATUS_TYPES.get(f"{subject}.0")
+    return known
 
 
-def classify(status: str, diagnostic: str, context: str, patterns: PatternSet,
-             temporary: bool = False) -> tuple[str, bool, str]:
+def classify(status: str, diagnostic: str, context: str, patterns: PatternSet, *,
+             temporary: bool = False, recipient: str = "") -> tuple[str, bool, str]:
     """Return ``(type, hard, status)`` for one failed recipient.
 
-    The precise text beats the code; the code beats the surrounding notice.
+    ``status`` is the DSN Status field ('' when none), ``diagnostic`` the
+    server's words about this recipient, ``context`` the rest of the notice.
+    The evidence is weighed in the order of the module docstring.
     """
-    status = _refined_status(status, diagnostic)
+    reply, quoted = reply_codes(diagnostic)
+    status = _refined_status(status, quoted, diagnostic)
     # URLs are no wording ("https://.../reason/#filtered" says nothing of the cause).
     diagnostic, context = _URL.sub(r"\1 ", diagnostic or ""), _URL.sub(r"\1 ", context or "")
-    worded = _wording(patterns, diagnostic)
-    kind = worded or status_type(status)
-    if kind is None:
-        kind = _wording(patterns, context) or REPLY_TYPES.get(find_reply(diagnostic))
-    kind = kind or ("host" if temporary else "unknown")
-    permanent = not temporary and not status.startswith("4") and not find_reply(
-        diagnostic).startswith("4")
+    permanent = not temporary and not status.startswith("4") and not reply.startswith("4")
     stage = smtp_stage(diagnostic, context)
-    policy_code = status.split(".")[1:2] == ["7"]
-    if kind == "invalid" and (stage == "data" or (worded and policy_code)) \
-            and not _YAHOO_DD.search(diagnostic):
-        kind = "spam"  # a filter in disguise (see the module docstring)
-    elif kind == "unknown" and stage == "data" and permanent:
+    worded = _wording(patterns, diagnostic)
+    kind = worded or status_type(status) or REPLY_TYPES.get(reply)
+    if kind is None and permanent and stage == "data":
+        kind = "spam"  # refused for the message, not for an address
+    elif kind == "invalid" and stage == "data" and _JP_CARRIERS.search(recipient):
         kind = "spam"
-    elif stage in ("ehlo", "helo", "mail") and (
-            kind in ("invalid", "dns") or (kind == "unknown" and permanent)):
+    if stage in ("ehlo", "helo", "mail") and (
+            kind in ("invalid", "dns") or (kind is None and permanent)):
         kind = "blocked"  # refused before any recipient was named
-    if kind == "dns" and (temporary or status.startswith("4")):
+    kind = kind or _wording(patterns, context) or ("host" if temporary else "unknown")
+    if kind == "dns" and not permanent:
         # Only a permanent answer proves a domain missing; a lookup that failed
         # for now is a network or server problem.
         kind = "host"
@@ -153,14 +213,19 @@ def classify(status: str, diagnostic: str, context: str, patterns: PatternSet,
     return kind, hard, status
 
 
-def _refined_status(status: str, diagnostic: str) -> str:
-    """The DSN status, or the remote reply's own code when the status is X.0.0 or absent."""
-    if status and not status.endswith(".0.0"):
-        return status
-    quoted = _REPLY_STATUS.search(diagnostic or "")
-    if quoted and (not status or quoted.group(1) == status[0]):
-        return ".".join(quoted.groups())
-    return status or find_status(diagnostic)
+def _refined_status(status: str, quoted: str, diagnostic: str) -> str:
+    """The remote server's own enhanced code, else the DSN status.
+
+    The Status field is the reporting MTA's summary (RFC 3464 2.3.4): Sendmail
+    writes 5.1.1 for any 550 at RCPT TO, others 5.0.0. The code the remote
+    server put in its reply (the Diagnostic-Code) is the first-hand one, when
+    it is of the same class.
+    """
+    quoted = quoted or ("" if status and not status.endswith(".0.0")
+                        else find_status(diagnostic))
+    if quoted and (not status or quoted[0] == status[0]):
+        return quoted
+    return status
 
 
 def _wording(patterns: PatternSet, text: str) -> str | None:

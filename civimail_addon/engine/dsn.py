@@ -14,7 +14,14 @@ from . import mime
 
 _FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]{1,40})\s*:\s*(.*)$")
 _RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
-_ADDRESS = re.compile(r"[^\s<>\"'();:,\[\]]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]{2,}")
+# Bounded repetitions (RFC 5321 4.5.3.1: local part <= 64, domain <= 255 octets)
+# keep the search linear on a long run of address characters with no "@".
+_ADDRESS = re.compile(
+    r"(?<![^\s<>\"'();:,\[\]])[^\s<>\"'();:,\[\]@]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z0-9-]{2,63}")
+#: Characters of one DSN field value that are read (a Diagnostic-Code is a few lines).
+MAX_FIELD = 2000
+#: Per-recipient blocks read from one message.
+MAX_RECIPIENTS = 500
 # RFC 3464 per-message and per-recipient fields (with folded continuations).
 _DSN_FIELD_LINE = re.compile(
     r"(?im)^(?:reporting-mta|dsn-gateway|received-from-mta|arrival-date|"
@@ -44,13 +51,15 @@ def parse_blocks(text: str) -> list[dict[str, str]]:
             current, last = {}, ""
             continue
         if line[:1] in " \t" and last:
-            current[last] += " " + line.strip()
+            if len(current[last]) < MAX_FIELD:
+                current[last] = (current[last] + " " + line.strip())[:MAX_FIELD]
             continue
         found = _FIELD.match(line)
         if found:
             last = found.group(1).lower()
-            current.setdefault(last, found.group(2).strip())
-            if current[last] != found.group(2).strip():
+            value = found.group(2).strip()[:MAX_FIELD]
+            current.setdefault(last, value)
+            if current[last] != value:
                 last = ""  # keep the first value of a repeated field
         else:
             last = ""
@@ -97,8 +106,9 @@ def prose(text: str) -> str:
 
 def _status_comment(value: str) -> str:
     """``5.0.0 (host name lookup failure)`` -> ``host name lookup failure``."""
-    found = re.search(r"\((.+)\)", value or "")
-    return found.group(1).strip() if found else ""
+    value = value or ""
+    start, end = value.find("("), value.rfind(")")
+    return value[start + 1:end].strip() if 0 <= start < end else ""
 
 
 def _status(value: str) -> str:
@@ -106,13 +116,38 @@ def _status(value: str) -> str:
     return ".".join(found.groups()) if found else ""
 
 
-def status_texts(msg: Message) -> list[str]:
-    """Texts holding DSN fields: real DSN parts, else DSN-like text parts."""
-    texts = [mime.text_of(p) for p in mime.walk(msg)
-             if mime.content_type(p) == "message/delivery-status"]
+#: RFC 3464 2.3.3 actions that report no failure.
+SUCCESS_ACTIONS = ("delivered", "relayed", "expanded")
+_ACTIONS = ("failed", "delayed", *SUCCESS_ACTIONS)
+
+
+def _action(value: str, status: str) -> str:
+    """The RFC 3464 action, or the one the status class implies when it is absent or unknown.
+
+    A 2.x.x status is a success whatever the action says (RFC 3463: class 2
+    is success); 4.x.x without an action is a delay.
+    """
+    words = re.findall(r"[a-z]+", value.lower()[:40])
+    action = next((word for word in words if word in _ACTIONS), "")
+    if status.startswith("2"):
+        return action if action in SUCCESS_ACTIONS else "delivered"
+    if action:
+        return action
+    return "delayed" if status.startswith("4") else "failed"
+
+
+def status_texts(msg: Message, attached: bool = True) -> list[str]:
+    """Texts holding DSN fields: real DSN parts, else DSN-like text parts.
+
+    ``attached=False`` leaves out reports inside an attached message: what a
+    person forwards (a bounce, a digest) is someone else's report.
+    """
+    inside = set() if attached else mime.attached_parts(msg)
+    own = [p for p in mime.walk(msg) if id(p) not in inside]
+    texts = [mime.text_of(p) for p in own if mime.content_type(p) == "message/delivery-status"]
     if texts:
         return texts
-    for part in mime.walk(msg):
+    for part in own:
         ctype = mime.content_type(part)
         # A multipart whose boundary never occurs is one undivided text.
         if part.is_multipart() or not ctype.startswith(("text/", "multipart/")):
@@ -124,11 +159,11 @@ def status_texts(msg: Message) -> list[str]:
     return texts
 
 
-def recipients(msg: Message) -> list[DsnRecipient]:
-    """Every per-recipient block of every DSN found in ``msg``."""
+def recipients(msg: Message, attached: bool = True) -> list[DsnRecipient]:
+    """Every per-recipient block of every DSN found in ``msg`` (see :func:`status_texts`)."""
     found: list[DsnRecipient] = []
     seen: set[tuple[str, str]] = set()
-    for text in status_texts(msg):
+    for text in status_texts(msg, attached):
         for block in parse_blocks(text):
             email = ""
             for field in _RECIPIENT_FIELDS:
@@ -138,13 +173,12 @@ def recipients(msg: Message) -> list[DsnRecipient]:
             if not email and not any(f in block for f in _RECIPIENT_FIELDS):
                 continue
             status = _status(block.get("status", ""))
-            action = block.get("action", "").strip().lower().split()[0:1]
-            action_name = action[0] if action else ""
-            if not action_name:
-                action_name = "delayed" if status.startswith("4") else "failed"
+            action_name = _action(block.get("action", ""), status)
             key = (email, action_name)
             if key in seen:
                 continue
+            if len(found) >= MAX_RECIPIENTS:
+                return found
             seen.add(key)
             found.append(DsnRecipient(
                 email=email,

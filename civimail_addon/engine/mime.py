@@ -7,22 +7,28 @@ so a 30 MB attachment costs no more than a small one.
 from __future__ import annotations
 
 import email
+import re
 from collections.abc import Iterator
 from email import policy
 from email.message import Message
 
-MAX_RAW = 4 * 1024 * 1024  # bytes of a message parsed at all
+# Bytes of a message parsed at all: the notice and the delivery-status report
+# come first (RFC 3464 2.1), the returned message last; a bounce's first
+# megabyte holds all the analyzer reads.
+MAX_RAW = 1024 * 1024
 MAX_PART = 256 * 1024  # characters of one decoded part that are scanned
 MAX_PARTS = 200
+_BLANK_RUN = re.compile(rb"\r?\n(?:[ \t]*\r?\n){3,}")
+MAX_HEADER = 16 * 1024  # characters of one header value that are decoded
 
 
 def parse(raw: bytes) -> Message | None:
     """Parse bytes into a compat32 message, or None when nothing usable is there."""
     if not isinstance(raw, (bytes, bytearray)) or not raw.strip():
         return None
-    if len(raw) > MAX_RAW:
-        # The notice and the DSN come first; the tail is the returned payload.
-        raw = bytes(raw[:MAX_RAW])
+    # Runs of blank lines (hostile, or padding) folded to two: the parser's cost
+    # is per line, and two blank lines still end a paragraph for the detectors.
+    raw = _BLANK_RUN.sub(b"\n\n\n", bytes(raw[:MAX_RAW]))
     try:
         msg = email.message_from_bytes(bytes(raw), policy=policy.compat32)
     except Exception:  # noqa: BLE001 - malformed input is "not a message"
@@ -42,18 +48,35 @@ def header(msg: Message | None, name: str) -> str:
     if msg is None:
         return ""
     try:
-        value = msg.get(name)
+        # The value as read (raw_items): get() turns unencoded 8-bit text into
+        # replacement characters before we could read it as UTF-8.
+        wanted = name.lower()
+        value = next((v for k, v in msg.raw_items() if k.lower() == wanted), None)
         if value is None:
             return ""
-        parts = email.header.decode_header(str(value))
+        parts = email.header.decode_header(_eight_bit(str(value)[:MAX_HEADER]))
         text = "".join(
             p.decode(c or "ascii", "replace") if isinstance(p, bytes) else p for p, c in parts)
         return " ".join(text.split())
     except Exception:  # noqa: BLE001
         try:
-            return " ".join(str(msg.get(name, "")).split())
+            return " ".join(str(msg.get(name, ""))[:MAX_HEADER].split())
         except Exception:  # noqa: BLE001
             return ""
+
+
+def _eight_bit(value: str) -> str:
+    """A header sent unencoded in UTF-8 (or Latin-1) as text, not as escaped bytes."""
+    if value.isascii():
+        return value
+    try:
+        raw = value.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return value  # already text
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def walk(msg: Message) -> Iterator[Message]:
@@ -89,6 +112,10 @@ def text_of(part: Message, limit: int = MAX_PART) -> str:
 
 def _flatten(msg: Message) -> str:
     try:
+        if not msg.get_payload():
+            # A header block (a delivery-status report's per-recipient fields):
+            # joined as read, without the generator's costly folding.
+            return "\n".join(f"{k}: {v}" for k, v in msg.items()) + "\n"
         return msg.as_string()
     except Exception:  # noqa: BLE001
         try:
@@ -125,6 +152,8 @@ def body_text(msg: Message) -> str:
     chunks: list[str] = []
     inside = _returned_parts(msg)
     for part in walk(msg):
+        if sum(map(len, chunks)) >= MAX_PART:
+            break
         if id(part) in inside or part.is_multipart():
             continue
         ctype = content_type(part)
@@ -137,7 +166,18 @@ def body_text(msg: Message) -> str:
             chunks.append(text_of(part))
     if not chunks and not msg.is_multipart():
         chunks.append(text_of(msg))
-    return "\n".join(chunks)
+    return "\n".join(chunks)[:MAX_PART]
+
+
+def attached_parts(msg: Message) -> set[int]:
+    """ids of every part inside an attached message (message/rfc822), the part excluded."""
+    inside: set[int] = set()
+    for part in walk(msg):
+        if content_type(part) == "message/rfc822" and id(part) not in inside:
+            for sub in walk(part):
+                if sub is not part:
+                    inside.add(id(sub))
+    return inside
 
 
 def _returned_parts(msg: Message) -> set[int]:
@@ -151,10 +191,32 @@ def _returned_parts(msg: Message) -> set[int]:
     return inside
 
 
-def strip_html(text: str) -> str:
-    import re  # noqa: PLC0415 - only HTML-only notices need it
+_HIDDEN_OPEN = re.compile(r"(?i)<(script|style)\b")
+# One tag: bounded, and no "<" inside, so each "<" is looked at once.
+_TAG = re.compile(r"<[^<>]{0,2000}>")
+_BREAK = re.compile(r"(?i)<br\s{0,10}/?>|</p>|</div>|</tr>")
 
-    text = re.sub(r"(?is)<(script|style).*?</\1>", " ", text)
-    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>", "\n", text)
-    text = re.sub(r"<[^>]{0,2000}>", " ", text)
+
+def strip_html(text: str) -> str:
+    """Text of an HTML notice: tags out, line breaks kept; linear in the input."""
+    text = _drop_hidden(text[:MAX_PART])
+    text = _BREAK.sub("\n", text)
+    text = _TAG.sub(" ", text)
     return text.replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">")
+
+
+def _drop_hidden(text: str) -> str:
+    """``text`` without <script> and <style> elements (an unclosed one runs to the end)."""
+    lower = text.lower()
+    kept: list[str] = []
+    position = 0
+    while (opened := _HIDDEN_OPEN.search(text, position)) is not None:
+        kept.append(text[position:opened.start()])
+        end = lower.find("</" + opened.group(1).lower(), opened.end())
+        close = lower.find(">", end) if end >= 0 else -1
+        if close < 0:
+            return " ".join(kept)
+        kept.append(" ")
+        position = close + 1
+    kept.append(text[position:])
+    return "".join(kept)

@@ -25,9 +25,11 @@ from collections.abc import Iterable
 
 import regex
 
+from . import budget
+
 TYPE_CODES = (
     "invalid", "inactive", "dns", "host", "relay", "quota", "spam",
-    "blocked", "syntax", "loop", "away", "complaint", "unknown",
+    "blocked", "syntax", "loop", "away", "complaint", "unknown", "challenge",
 )
 
 #: Bounce types that mean the address itself is dead (see the corpus README).
@@ -60,7 +62,9 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
     ("blocked", r"(spf|dkim|dmarc)\b.{0,40}?\b(fail|reject|policy|not pass|check)"),
     ("spam", r"rejected for policy reasons|policy violation"),
     ("blocked", r"authentication .{0,20}(failed|failure)|reputation"),
-    ("blocked", r"(unauthenticated|unverif(ied|yable)) (e-?mail|sending|sender|ip)"),
+    ("blocked", r"(unauthenticated|unverif(ied|yable)) (e-?mail|sending|sender|ip)|"
+                r"(does not have|lacks|without) authentication information|"
+                r"fails? to pass (\w+ ){0,2}authentication"),
     ("blocked", r"sender policy framework|\bspf\b.{0,20}(record|violation)|not designated"),
     ("blocked", r"(listed|blocked|black-?listed) (at|on|in|by) .{0,60}?"
                 r"(spamhaus|spamcop|barracuda|sorbs|rbl|dnsbl|blocklist|block list|blacklist)"),
@@ -75,12 +79,49 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
                 r"(rejected|blocked|refused) .{0,20}\bsender\b|domain of sender address|"
                 r"sender domain .{0,30}(not|does not|doesn't) (exist|resolve)|"
                 r"mail from .{0,40}(rejected|refused|not accepted)"),
+    # Spam measured from the sender's IP (Gmail 4.7.28 "unusual rate of
+    # unsolicited mail originating from your IP", Free "Too many spams from
+    # your IP"): the sender's reputation, even when the answer is a rate limit.
+    # Proofpoint and others answer a blocked IP with "554 Blocked - see ...".
+    ("blocked", r"^\W*[45]\d\d[ -](\d\.\d{1,3}\.\d{1,3} )?blocked\b|"
+                r"too many (invalid|bad|unknown) (recipients|users|addresses)|"
+                r"not (listed|found) in (our |the |my )?(white|allow)[ -]?list|"
+                r"(spams?|unsolicited (e-?)?mail) (\w+ ){0,3}(from|originating from) your ip|"
+                r"(ip|address|host|network|domain) (\w+ ){0,3}(is )?(on (our|the|a) )?"
+                r"block[ -]?list(ed)?\b|on (our|the|a) block ?list|anti-?spoofing|"
+                r"\bspoof(ed|ing)\b|sender (address )?(is )?not allowed"),
+    # The receiving server limits how often the sender may connect or send
+    # (QQ "Ip frequency limited", "too many connections"): the recipient's
+    # server is busy for us, not refusing the address or the content.
+    # Greylisting defers every unknown sender once, by design.
+    ("host", r"grey-?listed|grey-?listing|gray-?listed|gray-?listing|"
+             r"(ip|connection|connect|sending) frequency limit|frequency limited|"
+             r"too many (connections|concurrent|simultaneous)|rate limit(ed|ing)?|"
+             r"sending too fast|receiving mail at a rate|too (many|much) (mail|messages) "
+             r"(from|too fast)"),
+    # Words that say the recipient does not exist decide before any policy,
+    # content or sender wording of the same reply (see classify's docstring).
+    # Microsoft documents "550 5.4.1 Recipient address rejected: Access denied"
+    # as Directory-Based Edge Blocking of a recipient missing from the
+    # directory of an Exchange Online organisation.
+    # A local delivery program failed (Exim pipe, procmail): the receiving system's
+    # fault, whatever it says of the user.
+    ("host", r"\bpipe to \||\bprocmail:"),
+    ("invalid", r"5\.4\.1 recipient address rejected: access denied|"
+                r"recipient address rejected: access denied\. as\(\d+\)|"
+                r"(no such|unknown|invalid) (user|recipient|mailbox|local[ -]?part|account)\b|"
+                r"(user|recipient|mailbox|addressee) (unknown|does not exist|doesn't exist|"
+                r"not found|not exist)|no mailbox (here |found)?|"
+                r"mailbox (not found|does not exist)|"
+                r"not an? (active|valid) (e-?mail )?(address|mailbox|user)|"
+                r"(rcpt|recipient|address|mailbox|user) <?[^\s<>@]{1,64}@[^\s<>]{1,255}>? "
+                r"(does not|doesn't) exist"),
     ("blocked", r"(your|the sending|sending|client|connecting) (ip|host|server|network|domain)"
                 r".{0,60}?(blocked|blacklisted|listed|banned|rejected|refused|not allowed|"
                 r"not permitted|block list|has been)"),
     ("blocked", r"\b(ip|host|domain|network) .{0,30}?(is )?(black-?listed|blocked|banned)|"
                 r"blocked using|blocked by|(temporarily |permanently )?(deferred|blocked) due to|"
-                r"access denied|not accepting mail from|connection (rejected|refused) (by|from)|"
+                r"access denied|not accepting mail from|connection rejected (by|from)|"
                 r"rejected due to|administrative prohibition|\bbanned\b|"
                 r"service permits .{0,20}unverifyable|authentication (failed|failure)|"
                 r"not authorized to send|dynamic(ally)? (assigned )?ip|residential ip|"
@@ -103,7 +144,11 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
               r"exceeded storage|quota|insufficient disk space|disk space|"
               r"user has exceeded|has exceeded (his|her|the)|mailbox exceeded|"
               r"mailbox( exceeds allowed)? size|no space left for this user|"
-              r"recipient storage full|not able to receive more mail"),
+              r"recipient storage full|not able to receive more mail|"
+              r"not enough (storage|space|disk)|line limit exceeded|out of storage( space)?|"
+              r"zu viele (e-?mails|mails|nachrichten)|postfach (ist )?(voll|überfüllt)|"
+              r"speicherplatz|bo[iî]te (aux lettres )?(est )?pleine|casella (di posta )?piena|"
+              r"buz[oó]n (est[aá] )?lleno"),
     # --- syntax (CiviCRM "Syntax" + protocol errors)
     ("syntax", r"nonstandard smtp line terminator|syntax error|"
                r"(bad|invalid|illegal|malformed) (command|sequence|header|message|mime)|"
@@ -133,11 +178,12 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
              r"doesn't accept messages from unverified sender"),
     # Local delivery failures (Postfix: a broken DNS answer; Exim: a pipe
     # command failed) are the receiving system's, not a missing domain or user.
-    ("host", r"unexpected name server reply|\bpipe to \||no such file or directory|"
-             r"\bprocmail:"),
+    ("host", r"no such file or directory"),
     # --- dns: the recipient DOMAIN does not exist / accepts no mail.
     ("dns", r"(couldn't|could not|can't|unable to) find (a |any )?mail exchanger|"
-            r"indicated no smtp service|bad destination system|"
+            r"indicated no smtp service|bad destination system|unrouteable address|"
+            r"(malformed|unexpected) (or unexpected )?name server reply|name service error|"
+            r"domain (is )?(not reachable|unreachable)|"
             r"(?<![@\w.-])[a-z0-9-]+(\.[a-z0-9-]+)+\.[a-z]{2,} does not exist|"
             r"name(server entry| lookup failure)|"
             r"no (mail server|matches to nameserver query|dns entries)|"
@@ -192,7 +238,7 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
                 r"user('s e-?mail name is)? not found|^validation failed for:|"
                 r"unknown (local( |-)part|recipient|address(ee)?|user|mailbox)|"
                 r"user (unknown|does not exist|doesn't exist|doesn't have an? \w+ account|"
-                r"not found|not exist)|undeliverable to|unrouteable address|"
+                r"not found|not exist)|undeliverable to|"
                 r"this user doesn't have a \S+ (account|address)|does not exist|doesn't exist|"
                 r"no such|unknown or illegal|not a known user|address (is )?unknown|"
                 r"mailbox unavailable|couldn't be found|could not be found|"
@@ -207,7 +253,7 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
              r"too many (connections|concurrent)|unable to connect|lost connection|"
              r"conversation with [^ ]* timed out while|server requires authentication|"
              r"authentication (is )?required|could not be delivered within|"
-             r"retry (timeout|time) (exceeded|reached)|timed? ?out|expired|"
+             r"retry (timeout|time) (exceeded|reached)|retry time not reached|timed? ?out|expired|"
              r"(gave|giving) up|too long in (the )?queue|undeliverable for \d+|"
              r"temporar(y|ily)|try again later|network (error|is unreachable)|"
              r"no route to host|unreachable|not reachable|does not support (tls|starttls)|"
@@ -223,6 +269,8 @@ DEFAULT_PATTERNS: list[tuple[str, str]] = [
              r"i am on vacation|out of (the )?office|auto(matic)?[ -]?reply|vacation"),
     # --- unknown: notice intros that name no cause (Exchange, CiviCRM "Invalid").
     # Last, and read by the classifier as "no information", so codes decide.
+    # Lotus Domino in Japanese: "... は Domino ディレクトリにありません" (not in the directory).
+    ("invalid", r"ディレクトリにありません|宛先.{0,20}(見つかりません|存在しません)"),
     ("unknown", r"did not reach the following recipient|cannot deliver|"
                 r"delivery to the following recipients? failed"),
 ]
@@ -257,15 +305,30 @@ class PatternSet:
         return len(self._compiled)
 
     def match(self, text: str) -> tuple[str, str] | None:
-        """Return ``(type_code, matched text)`` of the first matching pattern."""
+        """Return ``(type_code, matched text)`` of the first matching pattern.
+
+        Each search is bounded by the pattern timeout and by what is left of
+        the message's budget (:mod:`.budget`); a pattern that runs out of time
+        counts as no match, is named in the budget and in :attr:`timed_out`,
+        and is skipped for the rest of the message, so a slow pattern costs
+        one timeout per message, not one per search.
+        """
         if not text:
             return None
         text = text[: self.max_text]
+        spent = budget.current()
         for type_code, source, compiled in self._compiled:
+            timeout = self.timeout
+            if spent is not None:
+                if source in spent.slow_patterns:
+                    continue
+                budget.check()
+                timeout = min(timeout, max(spent.remaining(), 0.001))
             try:
-                found = compiled.search(text, timeout=self.timeout)
+                found = compiled.search(text, timeout=timeout)
             except TimeoutError:
-                # A runaway pattern counts as "no match" and is reported.
+                if spent is not None:
+                    spent.slow_patterns.append(source)
                 if source not in self.timed_out:
                     self.timed_out.append(source)
                 continue

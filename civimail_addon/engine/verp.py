@@ -33,6 +33,11 @@ ACTIONS = (BOUNCE, UNSUBSCRIBE, OPT_OUT, REPLY)
 #: Requests sent *to* an action address (a bounce only comes back to ``b``).
 REQUESTS = (UNSUBSCRIBE, OPT_OUT, REPLY)
 
+#: Tokens read from one message: a bounce names one return address, a few at most.
+MAX_TOKENS = 20
+#: Characters of one header value that are searched for a token.
+MAX_HEADER = 16 * 1024
+
 #: Headers that may carry the VERP address of a bounce, most reliable first.
 VERP_HEADERS = ("To", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To",
                 "Return-Path")
@@ -71,6 +76,11 @@ class VerpCodec:
         self._shape = re.compile(
             re.escape(self.local_part) + "([" + "".join(ACTIONS) + r"])\.(\d{1,19})\.([0-9a-f]{"
             + str(digest_length) + r"})@" + re.escape(self.domain) + r"\Z")
+        # The same shape anywhere in a header value, between address delimiters:
+        # found by one linear scan, with no address parsing (comments may nest
+        # thousands deep in hostile headers).
+        self._anywhere = re.compile(
+            r"(?<![^\s<>\"'(),;:])" + self._shape.pattern[:-2] + r"(?![\w.-])", re.IGNORECASE)
 
     def _digest(self, secret: bytes, trace_id: int, recipient: str, action: str) -> str:
         data = f"{trace_id}\0{normalize_recipient(recipient)}"
@@ -112,7 +122,8 @@ class VerpCodec:
 
     def find_tokens(self, msg: Message, actions: Sequence[str] = (BOUNCE,),
                     headers: Sequence[str] = VERP_HEADERS) -> list[VerpToken]:
-        """Distinct tokens of ``actions`` in ``headers`` of ``msg``, in preference order.
+        """Distinct tokens of ``actions`` in ``headers`` of ``msg``, in preference order
+        (at most :data:`MAX_TOKENS`).
 
         By default the bounce tokens of the headers a bounce may carry its
         VERP address in; ``find_requests`` looks for the requests.
@@ -124,10 +135,13 @@ class VerpCodec:
             except Exception:  # noqa: BLE001, S112 - a broken header is skipped
                 continue
             for value in values:
-                for _name, addr in getaddresses([str(value)]):
-                    token = self.parse(addr)
-                    if token and token.action in actions and token not in found:
+                for match in self._anywhere.finditer(str(value)[:MAX_HEADER]):
+                    token = VerpToken(int(match.group(2)), match.group(3).lower(),
+                                      match.group(1).lower())
+                    if token.action in actions and token not in found:
                         found.append(token)
+                        if len(found) >= MAX_TOKENS:
+                            return found
         return found
 
     def find_requests(self, msg: Message) -> list[VerpToken]:

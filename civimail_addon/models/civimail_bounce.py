@@ -6,6 +6,7 @@ from odoo import api, fields, models, tools
 from odoo.tools import SQL
 
 from ..engine.analyzer import BouncedRecipient, Report, analyze
+from ..engine.budget import DEFAULT_SECONDS as ANALYSIS_SECONDS
 from ..engine.classify import classify, find_status
 from ..engine.mailbox import IGNORED, PROCESSED
 
@@ -16,6 +17,7 @@ BOUNCE_KINDS = [
     ("bounce", "Delivery failure"),
     ("autoreply", "Auto-reply"),
     ("complaint", "Complaint"),
+    ("challenge", "Challenge-response"),
 ]
 
 
@@ -88,7 +90,7 @@ class CivimailBounce(models.Model):
     @api.depends("type_id")
     def _compute_kind(self):
         # Set from the report when it is recorded; the type tells for other bounces.
-        kinds = {"complaint": "complaint", "away": "autoreply"}
+        kinds = {"complaint": "complaint", "away": "autoreply", "challenge": "challenge"}
         for bounce in self:
             bounce.kind = kinds.get(bounce.type_id.code, "bounce")
 
@@ -115,20 +117,29 @@ class CivimailBounce(models.Model):
         results = self.env["civimail.verp.request"]._process_requests(account, codec, raws)
         raws = {uid: raw for uid, raw in raws.items() if uid not in results}
         patterns = self.env["civimail.bounce.pattern"]._pattern_set()
-        reports = {uid: analyze(raw, patterns=patterns, verp=codec) for uid, raw in raws.items()}
+        seconds = self._analysis_seconds()
+        reports = {uid: analyze(raw, patterns=patterns, verp=codec, seconds=seconds)
+                   for uid, raw in raws.items()}
         traces = self.env["mailing.trace"].sudo().browse({
             found.verp.trace_id
-            for report in reports.values() for found in report.bounces if found.verp
+            for report in reports.values() for found in report.challenges or report.bounces
+            if found.verp
         }).exists()
         traces_by_id = {trace.id: trace for trace in traces}
+        self.env["civimail.bounce.pattern"]._note_slow(
+            {source for report in reports.values() for source in report.slow_patterns})
         counted = self._counted(traces)
         accepted = []
         for uid, report in reports.items():
             if report.kind == "not_bounce":
                 results[uid] = (IGNORED, self.env._("not a bounce"), report.reason)
                 continue
+            if report.kind == "unprocessable":
+                # Over its time budget: set aside with the reason, the batch goes on.
+                results[uid] = (IGNORED, self.env._("set aside"), report.reason)
+                continue
             refused, entries, replayed = [], [], False
-            for found in report.bounces:
+            for found in report.challenges or report.bounces:
                 trace, why = self._verified_trace(account, codec, found, traces_by_id)
                 if not why and (trace.id, report.kind) in counted:
                     # The same report again, maybe under another Message-ID: a copy
@@ -167,6 +178,11 @@ class CivimailBounce(models.Model):
             return set()
         groups = self.sudo()._read_group([("trace_id", "in", traces.ids)], ["trace_id", "kind"])
         return {(trace.id, kind) for trace, kind in groups}
+
+    @api.model
+    def _analysis_seconds(self):
+        """Time one bounce may take to analyse before it is set aside."""
+        return ANALYSIS_SECONDS
 
     @api.model
     def _verified_trace(self, account, codec, found, traces_by_id):
@@ -233,7 +249,7 @@ class CivimailBounce(models.Model):
         partners_by_email = defaultdict(self.env["res.partner"].sudo)
         for partner in partners:
             partners_by_email[partner.email_normalized] |= partner
-        values = []
+        values, counted = [], []
         for email, (report, found, trace) in zip(emails, entries, strict=True):
             bounce_type = types.get(found.type)
             if not bounce_type or not bounce_type.active:
@@ -252,9 +268,11 @@ class CivimailBounce(models.Model):
                 "kind": report.kind,
                 "company_id": account.company_id.id,
             })
-            trace.set_bounced(bounce_message=found.diagnostic or report.reason)
+            if bounce_type.code != "challenge":  # a request to confirm, not a bounce
+                trace.set_bounced(bounce_message=found.diagnostic or report.reason)
+                counted.append(email)
         bounces = self.sudo().create(values)
-        self._count_host_bounces(partners_by_email, emails)
+        self._count_host_bounces(partners_by_email, counted)
         for email in set(bounces.filtered(lambda b: b.type_id.code == "complaint").mapped("email")):
             self.env["mail.blacklist"].sudo()._add(
                 email,

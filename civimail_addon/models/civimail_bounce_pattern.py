@@ -1,7 +1,11 @@
+import logging
+
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 
 from ..engine.patterns import DEFAULT_PATTERNS, PatternError, PatternSet, compile_pattern
+
+_logger = logging.getLogger(__name__)
 
 
 class CivimailBouncePattern(models.Model):
@@ -28,6 +32,13 @@ class CivimailBouncePattern(models.Model):
     )
     sequence = fields.Integer(default=10, help="Patterns are tried in this order.")
     active = fields.Boolean(default=True)
+    slow_date = fields.Datetime(
+        string="Ran out of time",
+        readonly=True,
+        help="Last time this pattern took longer than its time limit on a bounce: it was "
+        "skipped for the rest of that message. Rewrite it (avoid nested repetitions such "
+        "as (a+)+) or archive it.",
+    )
 
     @api.constrains("pattern")
     def _check_pattern(self):
@@ -49,7 +60,8 @@ class CivimailBouncePattern(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
-        self.env.registry.clear_cache()
+        if set(vals) - {"slow_date"}:  # noting a slow pattern changes no compiled pattern
+            self.env.registry.clear_cache()
         return super().write(vals)
 
     def unlink(self):
@@ -62,6 +74,20 @@ class CivimailBouncePattern(models.Model):
         """The engine's PatternSet of the active patterns, compiled once per change."""
         patterns = self.sudo().search([("type_id.active", "=", True)])
         return PatternSet((pattern.type_id.code, pattern.pattern) for pattern in patterns)
+
+    @api.model
+    def _note_slow(self, sources):
+        """Mark the active patterns whose regular expression ran out of time on a bounce."""
+        if not sources:
+            return
+        slow = self.sudo().search([("pattern", "in", list(sources))])
+        _logger.warning("CiviMail bounce patterns ran out of time: %s", ", ".join(sources))
+        slow.write({"slow_date": fields.Datetime.now()})
+
+    @api.model
+    def _slow_since(self, since):
+        """Patterns that ran out of time since ``since``, for the job log."""
+        return self.sudo().search([("slow_date", ">=", since)])
 
     @api.model
     def _create_default_patterns(self):

@@ -181,7 +181,7 @@ class CivimailInbound(models.AbstractModel):
         senders = parsed["senders"]
         if report.kind in ("bounce", "complaint"):
             refusal = self.env._("bounce"), report.reason
-        elif report.kind == "autoreply":
+        elif report.kind in ("autoreply", "challenge"):  # both answer a message automatically
             refusal = self.env._("auto-reply"), report.reason
         elif parsed["message"].get_content_type() == "multipart/report":
             # RFC 6522 reports are machine-made: delivery (success or delay) and

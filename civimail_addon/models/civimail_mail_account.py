@@ -399,7 +399,8 @@ class CivimailMailAccount(models.Model):
     def _fetch(self):
         """Read, process and mark this account's messages; return (counts, error)."""
         self.ensure_one()
-        counts = {"processed": 0, "ignored": 0, "already": 0, "failed": 0, "labels": Counter()}
+        counts = {"processed": 0, "ignored": 0, "already": 0, "failed": 0, "labels": Counter(),
+                  "started": fields.Datetime.now()}
         already = self._already_processed_label()
         error = False
         try:
@@ -574,6 +575,14 @@ class CivimailMailAccount(models.Model):
             summary += f" ({labels})"
         if counts["already"]:
             summary += self.env._(", %(already)s already processed", already=counts["already"])
+        if self.usage == "bounce":
+            slow = self.env["civimail.bounce.pattern"]._slow_since(counts["started"])
+            if slow:
+                summary += ". " + self.env._(
+                    "Bounce patterns that ran out of time (skipped on those messages): "
+                    "%(patterns)s",
+                    patterns=", ".join(slow.mapped("pattern")),
+                )
         if error:
             summary += ". " + error
         return summary

@@ -5,8 +5,8 @@ from unittest.mock import patch
 
 from odoo.tests import common, new_test_user
 
-# The shared corpus of real bounces, beside the repository (see its README).
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "bounces"
+# The corpus of real bounces kept in the repository (see its README).
+CORPUS = Path(__file__).resolve().parents[2] / "tests" / "data" / "bounces"
 
 
 class CivimailCase(common.TransactionCase):
@@ -51,12 +51,12 @@ test_servers.__test__ = False
 
 
 def corpus_dir():
-    """The shared bounce corpus; the suite fails, never skips, when it is missing."""
+    """The bounce corpus; the suite fails, never skips, when it is missing."""
     corpus = Path(os.environ.get("CIVIMAIL_CORPUS") or CORPUS).resolve()
     if not (corpus / "labels.json").is_file():
         raise AssertionError(
-            f"the shared bounce corpus is missing at {corpus}: check out ../shared next to "
-            "the repository or set CIVIMAIL_CORPUS"
+            f"the bounce corpus is missing at {corpus}: run the suite from a clone of the "
+            "repository (it holds tests/data/bounces) or set CIVIMAIL_CORPUS"
         )
     return corpus
 

@@ -1,5 +1,6 @@
 import json
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import fields, tools
 from odoo.exceptions import AccessError, ValidationError
@@ -150,7 +151,8 @@ class TestBounceProcessing(CivimailMailCase):
             bounce = self.Bounce.search([("trace_id", "=", trace.id)])
             self.assertEqual(bounce.type_id.code, found.type, name)
             reached.add(found.type)
-        missing = set(self.types) - reached - {"loop", "unknown"}
+        # Challenge-response requests are no bounces: test_challenge_response_... below.
+        missing = set(self.types) - reached - {"loop", "unknown", "challenge"}
         self.assertFalse(missing, f"types no real bounce reached: {missing}")
 
     def test_threshold_puts_the_email_on_hold_and_release_resets(self):
@@ -299,6 +301,44 @@ class TestBounceProcessing(CivimailMailCase):
         self.assertEqual(log.processed_count, 2)
         self.assertIn("invalid 1", log.message)
         self.assertIn("quota 1", log.message)
+
+    def test_challenge_response_is_shown_never_counted_nor_held(self):
+        trace = self.make_trace(self.partner)
+        verp = self.account._verp_codec().build(trace.id, trace.email)
+        raw = (f"From: Ada <ada-confirm+1715.4711.f0e1@example.com>\r\nTo: {verp}\r\n"
+               "Subject: Please confirm your message\r\nMessage-ID: <c1@example.com>\r\n\r\n"
+               "To control spam, I now allow incoming messages only from senders I have "
+               "approved beforehand. If you would like to be added to my list of approved "
+               "senders, please reply to this message.\r\n").encode()
+        outcome, label, _reason = self.process(raw)
+        self.assertEqual((outcome, label), (PROCESSED, "challenge"))
+        bounce = self.Bounce.search([("trace_id", "=", trace.id)])
+        self.assertEqual((bounce.type_id.code, bounce.hard, bounce.email),
+                         ("challenge", False, "ada@example.com"))
+        self.assertNotEqual(trace.trace_status, "bounce")
+        self.assertFalse(self.partner.message_bounce)
+        self.assertFalse(self.partner.email_on_hold)
+
+    def test_message_over_its_time_budget_is_set_aside(self):
+        trace = self.make_trace(self.partner)
+        with patch.object(type(self.Bounce), "_analysis_seconds", lambda _self: 0):
+            outcome, label, reason = self.process(self.bounce_of(trace))
+        self.assertEqual((outcome, label), (IGNORED, "set aside"))
+        self.assertIn("stopped", reason)
+        self.assertFalse(self.Bounce.search([("trace_id", "=", trace.id)]))
+
+    def test_slow_pattern_is_named_on_the_pattern_and_in_the_job_log(self):
+        slow = self.env["civimail.bounce.pattern"].create({
+            "type_id": self.types["spam"].id, "sequence": -1, "pattern": r"(a|aa)+$"})
+        account = self.make_account(name="IMAP bounces")
+        trace = self.make_trace(self.partner)
+        self.dovecot.deliver(make_dsn(account._verp_codec().build(trace.id, trace.email),
+                                      trace.email, status="5.0.0",
+                                      diagnostic="smtp; 550 " + "a" * 40 + "b"))
+        log = self.env["civimail.job.log"]._run_job("fetch_bounces", records=account)
+        self.assertEqual(log.processed_count, 1, "the message is still processed")
+        self.assertTrue(slow.slow_date)
+        self.assertIn(r"(a|aa)+$", log.message)
 
     # -- patterns -------------------------------------------------------------------------
     def test_patterns_are_seeded_and_validated(self):

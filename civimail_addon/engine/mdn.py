@@ -1,0 +1,16 @@
+"""RFC 8098 message disposition notifications (read receipts): never bounces."""
+
+from __future__ import annotations
+
+from email.message import Message
+
+from . import mime
+
+
+def is_receipt(msg: Message) -> bool:
+    """Is ``msg`` a read receipt (a disposition-notification report)?"""
+    if (mime.content_type(msg) == "multipart/report"
+            and "disposition-notification" in mime.header(msg, "Content-Type").lower()):
+        return True
+    return any(mime.content_type(part) == "message/disposition-notification"
+               for part in mime.walk(msg))
