@@ -109,6 +109,7 @@ if [ -n "${PGHOST:-}" ]; then
 else
     BIN=$(pg_bindir) || die "PostgreSQL server binaries (initdb, pg_ctl) not found; apt-get install postgresql."
     PGDATA_DIR="$DATA/postgres"
+    PG_LOG="$DATA/postgres.log"
     # PostgreSQL refuses to run as root: the cluster then belongs to the
     # unprivileged 'postgres' user, who must be able to reach its folder.
     if [ "$(id -u)" = 0 ]; then
@@ -120,6 +121,8 @@ else
             mkdir -p "$real" && chown postgres: "$real" && chmod 700 "$real"
             [ -L "$PGDATA_DIR" ] || ln -sfn "$real" "$PGDATA_DIR"
             PGDATA_DIR=$real
+            # pg_ctl's log is written by 'postgres' too: beside the cluster.
+            PG_LOG="$real.log"
         fi
     else
         as_pg() { "$@"; }
@@ -142,9 +145,9 @@ EOF
     fi
     port=$(sed -n 's/^port = \([0-9]*\)$/\1/p' "$PGDATA_DIR/postgresql.conf" | tail -1)
     if ! as_pg "$BIN/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; then
-        touch "$DATA/postgres.log" && { [ "$(id -u)" != 0 ] || chown postgres: "$DATA/postgres.log"; }
-        as_pg "$BIN/pg_ctl" -D "$PGDATA_DIR" -l "$DATA/postgres.log" -w start >/dev/null \
-            || die "PostgreSQL did not start (see $DATA/postgres.log)."
+        touch "$PG_LOG" && { [ "$(id -u)" != 0 ] || chown postgres: "$PG_LOG"; }
+        as_pg "$BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -w start >/dev/null \
+            || die "PostgreSQL did not start (see $PG_LOG)."
     fi
     PSQL=$(command -v psql || echo "$BIN/psql")
     "$PSQL" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
