@@ -113,7 +113,7 @@ else
     # PostgreSQL refuses to run as root: the cluster then belongs to the
     # unprivileged 'postgres' user, who must be able to reach its folder.
     if [ "$(id -u)" = 0 ]; then
-        as_pg() { su postgres -s /bin/sh -c "$(printf '%q ' "$@")"; }
+        as_pg() { (cd / && su postgres -s /bin/sh -c "$(printf '%q ' "$@")"); }
         if ! su postgres -s /bin/sh -c "test -x $(printf %q "$DATA")"; then
             # The checkout is not reachable by 'postgres' (e.g. under /root):
             # keep the cluster in a folder it can reach, linked from .data.
