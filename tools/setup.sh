@@ -5,7 +5,8 @@
 #   3. the virtualenv .venv with Odoo's and the addon's requirements;
 #   4. a PostgreSQL server: the one the standard PG* variables name, else a
 #      cluster private to this checkout under .data/postgres;
-#   5. .data/odoo.conf, the Odoo configuration every command of the project uses.
+#   5. .data/odoo.conf, the Odoo configuration every command of the project uses;
+#   6. Postfix, Exim and OpenSMTPD unpacked under .data/mta for the bounce generator.
 # Prints nothing but progress and, on failure, what is missing and how to fix it.
 set -euo pipefail
 
@@ -49,6 +50,14 @@ command -v gcc >/dev/null || missing+=(gcc python3-dev)
 # The guided tour's HttpCase runs in headless Chromium (Odoo looks for these names).
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
     || command -v google-chrome >/dev/null || missing+=(chromium)
+# The bounce generator (harness/mta.py) runs Postfix, Exim and OpenSMTPD from
+# their unpacked packages (section 6) in a network namespace: their libraries,
+# iproute2 and util-linux's unshare.
+command -v ip >/dev/null || missing+=(iproute2)
+command -v unshare >/dev/null || missing+=(util-linux)
+for lib in libdb5.3 libicu72 libnsl2 libsasl2-2 libevent-2.1-7 libidn12 libgnutls-dane0 libpcre2-8-0; do
+    dpkg-query -W -f='${Status}' "$lib" 2>/dev/null | grep -q 'ok installed' || missing+=("$lib")
+done
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"
     if [ "$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else
@@ -155,6 +164,30 @@ EOF
         || "$PSQL" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE ROLE $PG_ROLE LOGIN SUPERUSER" \
         || die "could not create the PostgreSQL role $PG_ROLE."
     DB_HOST=127.0.0.1 DB_PORT=$port DB_USER=$PG_ROLE DB_PASSWORD=False
+fi
+
+# -- 6. Mail servers for the generated bounce corpus -------------------------
+# Postfix, Exim and OpenSMTPD all provide mail-transport-agent, so Debian
+# installs only one of them: each is unpacked (not installed) under .data/mta,
+# and harness/mta.py runs it with its own configuration and spool. The users
+# and the empty chroot folder their maintainer scripts would create are made
+# here (root only; the generator says what is missing otherwise).
+MTA_DIR="$DATA/mta"
+for pkg in postfix exim4-daemon-light opensmtpd; do
+    [ -d "$MTA_DIR/$pkg/usr" ] && continue
+    say "unpacking the Debian package $pkg into $MTA_DIR (not installed system-wide)"
+    mkdir -p "$MTA_DIR/debs" && rm -rf "$MTA_DIR/debs/${pkg}_"*.deb "$MTA_DIR/$pkg.tmp"
+    (cd "$MTA_DIR/debs" && apt-get download -q "$pkg") >>"$DATA/apt.log" 2>&1 \
+        || die "could not download the Debian package $pkg (see $DATA/apt.log; apt-get update may help)."
+    dpkg -x "$MTA_DIR/debs/${pkg}_"*.deb "$MTA_DIR/$pkg.tmp" && mv "$MTA_DIR/$pkg.tmp" "$MTA_DIR/$pkg"
+done
+if [ "$(id -u)" = 0 ]; then
+    getent group postdrop >/dev/null || groupadd --system postdrop
+    for user in postfix Debian-exim opensmtpd opensmtpq; do
+        getent passwd "$user" >/dev/null || useradd --system --user-group --no-create-home \
+            --home-dir /nonexistent --shell /usr/sbin/nologin "$user"
+    done
+    mkdir -p /var/lib/opensmtpd/empty
 fi
 
 # -- 5. Odoo configuration ---------------------------------------------------
