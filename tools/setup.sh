@@ -5,8 +5,8 @@
 #   3. the virtualenv .venv with Odoo's and the addon's requirements;
 #   4. a PostgreSQL server: the one the standard PG* variables name, else a
 #      cluster private to this checkout under .data/postgres;
-#   5. .data/odoo.conf, the Odoo configuration every command of the project uses;
-#   6. Postfix, Exim and OpenSMTPD unpacked under .data/mta for the bounce generator.
+#   5. Postfix, Exim and OpenSMTPD unpacked under .data/mta for the bounce generator;
+#   6. .data/odoo.conf, the Odoo configuration every command of the project uses.
 # Prints nothing but progress and, on failure, what is missing and how to fix it.
 set -euo pipefail
 
@@ -51,7 +51,7 @@ command -v gcc >/dev/null || missing+=(gcc python3-dev)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
     || command -v google-chrome >/dev/null || missing+=(chromium)
 # The bounce generator (harness/mta.py) runs Postfix, Exim and OpenSMTPD from
-# their unpacked packages (section 6) in a network namespace: their libraries,
+# their unpacked packages (section 5) in a network namespace: their libraries,
 # iproute2 and util-linux's unshare.
 command -v ip >/dev/null || missing+=(iproute2)
 command -v unshare >/dev/null || missing+=(util-linux)
@@ -166,7 +166,7 @@ EOF
     DB_HOST=127.0.0.1 DB_PORT=$port DB_USER=$PG_ROLE DB_PASSWORD=False
 fi
 
-# -- 6. Mail servers for the generated bounce corpus -------------------------
+# -- 5. Mail servers for the generated bounce corpus -------------------------
 # Postfix, Exim and OpenSMTPD all provide mail-transport-agent, so Debian
 # installs only one of them: each is unpacked (not installed) under .data/mta,
 # and harness/mta.py runs it with its own configuration and spool. The users
@@ -190,7 +190,7 @@ if [ "$(id -u)" = 0 ]; then
     mkdir -p /var/lib/opensmtpd/empty
 fi
 
-# -- 5. Odoo configuration ---------------------------------------------------
+# -- 6. Odoo configuration ---------------------------------------------------
 cat >"$DATA/odoo.conf" <<EOF
 [options]
 addons_path = $ODOO_SRC/odoo/addons,$ODOO_SRC/addons,$ROOT
