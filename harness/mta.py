@@ -208,10 +208,15 @@ class Exim(Mta):
     package = "exim4-daemon-light"
 
     config = property(lambda self: self.workdir / "exim.conf")
+    binary = property(lambda self: self.workdir / "exim4")
 
     def configure(self):
         _require_file(self.root / "usr/sbin/exim4", "Exim (unpacked Debian package)")
         _require_user("Debian-exim", "Exim's exim_user, compiled in")
+        # Exim re-executes itself, also as Debian-exim, who may not reach the
+        # checkout (e.g. under /root): run a copy from the work folder.
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(self.root / "usr/sbin/exim4", self.binary)
         spool = self.workdir / "spool"
         spool.mkdir(parents=True, exist_ok=True)
         for folder in (self.workdir, spool):  # its logs and spool are written as that user
@@ -219,7 +224,7 @@ class Exim(Mta):
         self.config.write_text(f"""\
 # harness/mta.py: an Exim relaying by MX, quick retries, short queue lifetime
 primary_hostname = {self.hostname}
-exim_path = {self.root / "usr/sbin/exim4"}
+exim_path = {self.binary}
 exim_user = Debian-exim
 exim_group = Debian-exim
 never_users =
@@ -265,14 +270,14 @@ begin retry
         self.log_file.touch()
         with open(self.log_file, "ab") as log:
             self.process = subprocess.Popen(
-                [self.root / "usr/sbin/exim4", "-C", self.config, "-bdf", "-q1s"],
+                [self.binary, "-C", self.config, "-bdf", "-q1s"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.env(),
                 cwd=self.workdir, start_new_session=True)
         self._wait_listening()
         return self
 
     def flush(self):
-        self._run([self.root / "usr/sbin/exim4", "-C", self.config, "-qf"])
+        self._run([self.binary, "-C", self.config, "-qf"])
 
 
 class OpenSmtpd(Mta):
