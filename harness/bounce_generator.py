@@ -2,12 +2,12 @@
 
 Each entry of ``tests/data/mta_catalogue.json`` (a refusal as a provider
 publishes it, or a DNS or network failure) becomes one message that each MTA
-(``harness.mta``: Postfix, Exim, OpenSMTPD) relays to a loopback "remote MX"
+(``harness.mta``: Postfix, Exim, OpenSMTPD, Sendmail) relays to a loopback "remote MX"
 replaying that refusal; the DSN the MTA writes back to the sender is kept with
 the recipient, type and hard flag the entry means.
 
-Everything runs in a private network and mount namespace (``unshare``, as
-root): its own loopback, where every server listens on port 25 of an address
+Everything runs in private network, mount and host name namespaces
+(``unshare``, as root): its own loopback, where every server listens on port 25 of an address
 of its own and NSD answers on 127.0.0.1:53 for the zone ``test.``, which the
 namespace's /etc/resolv.conf names, so the MTAs resolve MX records for real:
 
@@ -37,6 +37,7 @@ import json
 import os
 import re
 import smtplib
+import socket
 import subprocess
 import sys
 import tempfile
@@ -55,9 +56,15 @@ CATALOGUE = REPO_ROOT / "tests" / "data" / "mta_catalogue.json"
 IN_NAMESPACE = "CIVIMAIL_BOUNCE_NAMESPACE"
 
 SENDER_DOMAIN = "origin.test"
+# The relays' own domain, apart from the senders' one: Sendmail looks hosts of
+# its own domain up by their short name too, which a real resolver answers
+# and NSD (authoritative for test. only) refuses.
+RELAY_DOMAIN = "relay.test"
+NAMESPACE_HOST = f"host.{RELAY_DOMAIN}"
 # The sending MTA's address as the remote's texts name it (TEST-NET-1).
 SENDER_IP_TEXT = "192.0.2.25"
-MTA_ADDRESSES = {"postfix": "127.0.0.2", "exim": "127.0.0.3", "opensmtpd": "127.0.0.4"}
+MTA_ADDRESSES = {"postfix": "127.0.0.2", "exim": "127.0.0.3", "opensmtpd": "127.0.0.4",
+                 "sendmail": "127.0.0.5"}
 MAILBOX_MX = "127.0.0.20"
 SILENT_MX = "127.0.0.30"
 CLOSED_MX = "127.0.0.31"  # nothing listens there
@@ -100,11 +107,12 @@ def zone_text(entries):
     has an address of its own (one slow or refusing MX never holds back the
     others: MTAs queue and pace mail per destination)."""
     records = [
-        "ns1 A 127.0.0.1",
+        "ns1 A 127.0.0.1", f"{NAMESPACE_HOST.removesuffix('.test')} A 127.0.0.1",
         "origin MX 10 mx.origin", f"mx.origin A {MAILBOX_MX}",
         f"mx.silent A {SILENT_MX}", f"mx.closed A {CLOSED_MX}",
     ]
-    records += [f"mta-{name}.origin A {address}" for name, address in MTA_ADDRESSES.items()]
+    relay = RELAY_DOMAIN.removesuffix(".test")
+    records += [f"mta-{name}.{relay} A {address}" for name, address in MTA_ADDRESSES.items()]
     for number, entry in enumerate(entries, start=1):
         domain = entry["id"]
         if entry["stage"] == "connect":
@@ -131,7 +139,7 @@ def _message(mta, entry):
     message["Message-ID"] = f"<{mta}.{entry['id']}@{SENDER_DOMAIN}>"
     message["Date"] = email.utils.formatdate()
     message.set_content("Hello,\n\nthis is this month's newsletter.\n")
-    return message.as_bytes()
+    return message.as_bytes(policy=email.policy.SMTP)
 
 
 def _dsn_outcome(data):
@@ -147,7 +155,8 @@ def _dsn_outcome(data):
     for part in parsed.walk():
         if part.get_content_type() == "message/delivery-status":
             for group in part.get_payload() or ():
-                action = (group.get("Action") or "").strip().lower()
+                # Sendmail: "relayed (to non-DSN-aware mailer)".
+                action = " ".join((group.get("Action") or "").lower().split()[:1])
                 if action == "delayed" and (group.get("Status") or "").strip()[1:] == ".4.7":
                     action = "failed"
                 if action:
@@ -160,6 +169,9 @@ def _dsn_outcome(data):
 
 def _prepare_namespace(workdir):
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    # A host name the namespace's DNS knows: Sendmail sleeps a minute on one it
+    # cannot qualify.
+    socket.sethostname(NAMESPACE_HOST)
     # Postfix listens only on an address an interface has.
     for address in MTA_ADDRESSES.values():
         subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
@@ -274,10 +286,10 @@ def generate_here(entries, mtas, out_dir, workdir, *, lifetime, timeout):
         servers = []
         for name in mtas:
             server = MTAS[name](workdir / name, MTA_ADDRESSES[name],
-                                f"mta-{name}.{SENDER_DOMAIN}", lifetime=lifetime)
+                                f"mta-{name}.{RELAY_DOMAIN}", lifetime=lifetime)
             servers.append(stack.enter_context(server))
         for server in servers:
-            with smtplib.SMTP(server.address, 25, local_hostname="client.origin.test",
+            with smtplib.SMTP(server.address, 25, local_hostname=f"client.{SENDER_DOMAIN}",
                               timeout=30) as client:
                 for entry in _played_by(server.name, entries):
                     notify = ["NOTIFY=SUCCESS,FAILURE,DELAY"] if entry["stage"] == "success" else []
@@ -307,7 +319,7 @@ def generate(out_dir, mtas=tuple(MTAS), *, only=None, lifetime=12, timeout=90,
                            "and needs root (unshare --net --mount)")
     workdir = Path(tempfile.mkdtemp(prefix="civimail-mta-"))
     workdir.chmod(0o755)  # the MTAs' unprivileged users reach their folders in it
-    command = ["unshare", "--net", "--mount", "--fork", "--", sys.executable, "-m",
+    command = ["unshare", "--net", "--mount", "--uts", "--fork", "--", sys.executable, "-m",
                "harness.bounce_generator", "--out", str(out_dir), "--mta", ",".join(mtas),
                "--workdir", str(workdir), "--lifetime", str(lifetime), "--timeout", str(timeout)]
     if only:

@@ -5,7 +5,7 @@
 #   3. the virtualenv .venv with Odoo's and the addon's requirements;
 #   4. a PostgreSQL server: the one the standard PG* variables name, else a
 #      cluster private to this checkout under .data/postgres;
-#   5. Postfix, Exim and OpenSMTPD unpacked under .data/mta for the bounce generator;
+#   5. Postfix, Exim, OpenSMTPD and Sendmail unpacked under .data/mta for the bounce generator;
 #   6. .data/odoo.conf, the Odoo configuration every command of the project uses.
 # Prints nothing but progress and, on failure, what is missing and how to fix it.
 set -euo pipefail
@@ -50,11 +50,12 @@ command -v gcc >/dev/null || missing+=(gcc python3-dev)
 # The guided tour's HttpCase runs in headless Chromium (Odoo looks for these names).
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
     || command -v google-chrome >/dev/null || missing+=(chromium)
-# The bounce generator (harness/mta.py) runs Postfix, Exim and OpenSMTPD from
+# The bounce generator (harness/mta.py) runs Postfix, Exim, OpenSMTPD, Sendmail from
 # their unpacked packages (section 5) in a network namespace: their libraries,
-# iproute2 and util-linux's unshare.
+# iproute2, util-linux's unshare and m4 (it writes sendmail.cf).
 command -v ip >/dev/null || missing+=(iproute2)
 command -v unshare >/dev/null || missing+=(util-linux)
+command -v m4 >/dev/null || missing+=(m4)
 for lib in libdb5.3 libicu72 libnsl2 libsasl2-2 libevent-2.1-7 libidn12 libgnutls-dane0 libpcre2-8-0; do
     dpkg-query -W -f='${Status}' "$lib" 2>/dev/null | grep -q 'ok installed' || missing+=("$lib")
 done
@@ -167,13 +168,13 @@ EOF
 fi
 
 # -- 5. Mail servers for the generated bounce corpus -------------------------
-# Postfix, Exim and OpenSMTPD all provide mail-transport-agent, so Debian
+# Postfix, Exim, OpenSMTPD and Sendmail all provide mail-transport-agent, so Debian
 # installs only one of them: each is unpacked (not installed) under .data/mta,
 # and harness/mta.py runs it with its own configuration and spool. The users
 # and the empty chroot folder their maintainer scripts would create are made
 # here (root only; the generator says what is missing otherwise).
 MTA_DIR="$DATA/mta"
-for pkg in postfix exim4-daemon-light opensmtpd; do
+for pkg in postfix exim4-daemon-light opensmtpd sendmail-bin sendmail-cf; do
     [ -d "$MTA_DIR/$pkg/usr" ] && continue
     say "unpacking the Debian package $pkg into $MTA_DIR (not installed system-wide)"
     mkdir -p "$MTA_DIR/debs" && rm -rf "$MTA_DIR/debs/${pkg}_"*.deb "$MTA_DIR/$pkg.tmp"
