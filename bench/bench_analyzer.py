@@ -27,7 +27,9 @@ Scores, per corpus and tool:
   the pair's address to be the labelled one, or plausible (``a@b.c``) when the
   label names none.
 * wrongly hard: reported hard for an address the labels do not call hard
-  (including any hard report on a message that is not a bounce).
+  (including, when the labels name every failed recipient, a hard report
+  left over once they are paired, and any hard report on a message that is
+  not a bounce).
 * missed hard: a hard label entry without a hard report.
 * ordinary mail as bounce: messages labelled not-a-bounce with any bounce
   reported (in brackets: with a hard one).
@@ -205,6 +207,11 @@ def score(labels: dict[Path, dict], reports: dict[Path, list], seconds: float) -
             if pair.type != expect["type"] or pair.hard != expect["hard"]:
                 result.misses.append(f"{path}: expected {expect['type']}/{expect['hard']}, "
                                      f"got {pair.type}/{pair.hard} {pair.email}")
+        if all(expect.get("recipient") for expect in label["expect"]):
+            # Labels naming every failed recipient: a report left over names
+            # an address that did not fail (a Cc, a list address...).
+            result.wrongly_hard += sum(b.hard for b in unused)
+            result.misses += [f"{path}: extra report {b.email} {b.type}/{b.hard}" for b in unused]
     return result
 
 

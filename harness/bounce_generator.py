@@ -86,6 +86,13 @@ def _replays(entry):
     return entry["stage"] in ("mail", "rcpt", "data", "success")
 
 
+def colleague_of(entry):
+    """A valid address at the recipient's domain, copied on entries with
+    ``"cc": true``: the MX accepts it, so the DSN must name the other one only,
+    though the returned message's To and Cc name both."""
+    return f"colleague@{recipient_of(entry).split('@')[1]}" if entry.get("cc") else None
+
+
 def enhanced_status(entry):
     match = _ENHANCED.search(entry["lines"][0]) if entry["lines"] else None
     return match.group(1) if match else ""
@@ -135,6 +142,8 @@ def _message(mta, entry):
     message = EmailMessage()
     message["From"] = f"CiviMail test <{mta}+{entry['id']}@{SENDER_DOMAIN}>"
     message["To"] = recipient_of(entry)
+    if colleague_of(entry):
+        message["Cc"] = colleague_of(entry)
     message["Subject"] = f"Newsletter ({entry['id']})"
     message["Message-ID"] = f"<{mta}.{entry['id']}@{SENDER_DOMAIN}>"
     message["Date"] = email.utils.formatdate()
@@ -294,7 +303,8 @@ def generate_here(entries, mtas, out_dir, workdir, *, lifetime, timeout):
                 for entry in _played_by(server.name, entries):
                     notify = ["NOTIFY=SUCCESS,FAILURE,DELAY"] if entry["stage"] == "success" else []
                     client.sendmail(f"{server.name}+{entry['id']}@{SENDER_DOMAIN}",
-                                    [recipient_of(entry)], _message(server.name, entry),
+                                    [recipient_of(entry), *filter(None, [colleague_of(entry)])],
+                                    _message(server.name, entry),
                                     rcpt_options=notify)
         deadline = time.monotonic() + timeout
         while (missing := _finished(mailbox, entries, mtas)) and time.monotonic() < deadline:

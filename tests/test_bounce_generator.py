@@ -24,10 +24,11 @@ from harness.mta import MTAS
 
 GENERATED = Path(__file__).resolve().parent / "data" / "generated"
 CATALOGUE = {entry["id"]: entry for entry in load_catalogue()}
-# One entry per way a mail fails: refused at RCPT, after DATA, the sender at
-# MAIL, at the greeting, temporarily until the queue lifetime ends, a domain
-# that does not exist; and a success notice (NOTIFY=SUCCESS).
-SUBSET = ["gmail-nosuchuser", "yahoo-nouser", "webde-sender", "proofpoint-blocked",
+# One entry per way a mail fails: refused at RCPT (a valid colleague in Cc
+# accepted), after DATA, the sender at MAIL, at the greeting, temporarily
+# until the queue lifetime ends, a domain that does not exist; and a success
+# notice (NOTIFY=SUCCESS).
+SUBSET = ["gmail-nosuchuser-cc", "yahoo-nouser", "webde-sender", "proofpoint-blocked",
           "orange-overquota", "nxdomain", "success"]
 
 
