@@ -19,6 +19,7 @@ import grp
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -77,8 +78,6 @@ class Mta:
         return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
 
     def _wait_listening(self, timeout=15.0):
-        import socket  # noqa: PLC0415
-
         def listening():
             if self.process is not None and self.process.poll() is not None:
                 raise HarnessError(
