@@ -178,7 +178,8 @@ for pkg in postfix exim4-daemon-light opensmtpd sendmail-bin sendmail-cf; do
     [ -d "$MTA_DIR/$pkg/usr" ] && continue
     say "unpacking the Debian package $pkg into $MTA_DIR (not installed system-wide)"
     mkdir -p "$MTA_DIR/debs" && rm -rf "$MTA_DIR/debs/${pkg}_"*.deb "$MTA_DIR/$pkg.tmp"
-    (cd "$MTA_DIR/debs" && apt-get download -q "$pkg") >>"$DATA/apt.log" 2>&1 \
+    download() { (cd "$MTA_DIR/debs" && apt-get download -q "$pkg") >>"$DATA/apt.log" 2>&1; }
+    download || { [ "$(id -u)" = 0 ] && apt-get update -q >>"$DATA/apt.log" 2>&1 && download; } \
         || die "could not download the Debian package $pkg (see $DATA/apt.log; apt-get update may help)."
     dpkg -x "$MTA_DIR/debs/${pkg}_"*.deb "$MTA_DIR/$pkg.tmp" && mv "$MTA_DIR/$pkg.tmp" "$MTA_DIR/$pkg"
 done
