@@ -11,6 +11,10 @@ through files in the spool folder:
   re-read (when changed) at each transaction, so tests change them at runtime.
 * ``ready.json``: pid and port, written once the port is listening.
 
+Two other behaviours stand for remote servers that never take a message
+(``--greeting "554 ..."``: refuse at connection time, RFC 5321 3.1;
+``--silent``: accept the connection and never answer, for timeouts).
+
 ``SmtpSink`` starts and controls the process; ``SmtpSink.from_description()``
 gives the same controller in another process.
 """
@@ -106,7 +110,7 @@ class RecordingHandler:
         if rule["action"] == "drop":
             server.transport.abort()  # abrupt close, no reply at all
             return "421 4.4.2 connection dropped by test rule"
-        return f"{rule['code']} {rule['message']}"
+        return reply_text(rule["code"], rule["message"])
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         self._load_rules()
@@ -199,6 +203,35 @@ class BlockReadingSMTP(SMTP):
         await self.push("250 OK" if status is MISSING else status)
 
 
+def reply_text(code, message):
+    """An SMTP reply; a message of several lines becomes a multi-line reply."""
+    *head, last = message.split("\n")
+    return "\r\n".join([*(f"{code}-{line}" for line in head), f"{code} {last}"])
+
+
+async def _refuse_at_greeting(greeting, reader, writer):
+    """RFC 5321 3.1: a server refusing service greets with 554 (or another
+    code) and then answers 503 to everything but QUIT."""
+    writer.write(greeting.encode() + b"\r\n")
+    with contextlib.suppress(ConnectionError):
+        while line := await reader.readline():
+            if line.strip().upper() == b"QUIT":
+                writer.write(b"221 2.0.0 Bye\r\n")
+                break
+            writer.write(b"503 5.5.1 Bad sequence of commands\r\n")
+            await writer.drain()
+        await writer.drain()
+    writer.close()
+
+
+async def _never_answer(reader, writer):
+    """Hold the connection without a word until the client gives up."""
+    with contextlib.suppress(ConnectionError):
+        while await reader.read(1 << 16):
+            pass
+    writer.close()
+
+
 def _login_name(session):
     login = getattr(session, "auth_data", None)
     if isinstance(login, bytes):
@@ -212,9 +245,13 @@ def _accept_any_login(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=True, auth_data=login)
 
 
-async def serve(host, port, spool, tls_cert=None, tls_key=None):
-    """Listen until SIGTERM/SIGINT; announce readiness through ready.json."""
+async def serve(host, port, spool, tls_cert=None, tls_key=None, *, greeting=None, silent=False):
+    """Listen until SIGTERM/SIGINT; announce readiness through ready.json.
+
+    ``host`` may list several addresses, comma-separated (one port for all).
+    """
     spool = Path(spool)
+    host = host.split(",") if "," in host else host
     for name in ("tmp", "messages"):
         (spool / name).mkdir(parents=True, exist_ok=True)
     handler = RecordingHandler(spool)
@@ -237,10 +274,17 @@ async def serve(host, port, spool, tls_cert=None, tls_key=None):
         )
 
     loop = asyncio.get_running_loop()
-    servers = [await loop.create_server(
-        lambda: make_protocol(tls_context), host, port, reuse_address=True)]
+    if greeting:
+        servers = [await asyncio.start_server(
+            lambda reader, writer: _refuse_at_greeting(greeting, reader, writer),
+            host, port, reuse_address=True)]
+    elif silent:
+        servers = [await asyncio.start_server(_never_answer, host, port, reuse_address=True)]
+    else:
+        servers = [await loop.create_server(
+            lambda: make_protocol(tls_context), host, port, reuse_address=True)]
     ready = {"pid": os.getpid(), "port": servers[0].sockets[0].getsockname()[1]}
-    if tls_context is not None:
+    if tls_context is not None and not (greeting or silent):
         # With a certificate, also SMTP over implicit TLS (SMTPS, port 465's way).
         servers.append(await loop.create_server(
             lambda: make_protocol(None), host, 0, ssl=tls_context, reuse_address=True))
@@ -256,18 +300,21 @@ async def serve(host, port, spool, tls_cert=None, tls_key=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default=HOST)
+    parser.add_argument("--host", default=HOST, help="address(es), comma-separated")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--spool", required=True)
     parser.add_argument(
         "--tls-cert",
         help="offer STARTTLS with this certificate, and SMTP over TLS on a second port")
     parser.add_argument("--tls-key")
+    parser.add_argument("--greeting", help="refuse every connection with this reply")
+    parser.add_argument("--silent", action="store_true", help="accept connections, never answer")
     args = parser.parse_args(argv)
     if uvloop is None:
         parser.error("the SMTP sink needs aiosmtpd and uvloop: pip install -r requirements-dev.txt")
     # On asyncio's own loop the sink took about 40 % more CPU per message.
-    uvloop.run(serve(args.host, args.port, args.spool, args.tls_cert, args.tls_key))
+    uvloop.run(serve(args.host, args.port, args.spool, args.tls_cert, args.tls_key,
+                     greeting=args.greeting, silent=args.silent))
 
 
 # --------------------------------------------------------------------------
@@ -299,11 +346,14 @@ class SinkMessage:
 class SmtpSink:
     """Controller of one sink process: ``with SmtpSink() as sink: ...``."""
 
-    def __init__(self, spool_dir=None, port=0, tls=None, host=HOST, ssl_port=None):
+    def __init__(self, spool_dir=None, port=0, tls=None, host=HOST, ssl_port=None, *,
+                 greeting=None, silent=False):
         self.host = host
         self.port = port
         self.ssl_port = ssl_port  # SMTP over implicit TLS, when started with ``tls``
         self.tls = tls
+        self.greeting = greeting
+        self.silent = silent
         self._own_spool = spool_dir is None
         # In memory when the system has it: the sink's disk is not what tests
         # and benchmarks measure, and a file per message costs it a lot on disk.
@@ -351,6 +401,10 @@ class SmtpSink:
         ]
         if self.tls is not None:
             command += ["--tls-cert", self.tls.cert_file, "--tls-key", self.tls.key_file]
+        if self.greeting:
+            command += ["--greeting", self.greeting]
+        if self.silent:
+            command.append("--silent")
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])]
@@ -472,7 +526,8 @@ class SmtpSink:
         self._write_rules(rules)
 
     def reject(self, address_or_pattern, code=550, message="5.1.1 User unknown", stage="rcpt"):
-        """Answer ``code message`` for a matching address.
+        """Answer ``code message`` for a matching address (a message of several
+        lines, separated by "\\n", is sent as a multi-line reply).
 
         ``stage``: "mail" (sender), "rcpt" (that recipient only, others are
         accepted) or "data" (whole message, if sender or any recipient matches).

@@ -153,6 +153,33 @@ def test_data_then_next_command_in_one_write(smtp_sink):
     assert (second.mail_from, second.rcpt_tos, second.data) == ("next@example.org",
                                                                 ["b@example.net"], b"")
 
+def test_a_reply_of_several_lines_is_sent_as_a_multiline_reply(smtp_sink):
+    smtp_sink.reject("b@example.net", 550, "5.1.1 The account does not exist.\n5.1.1 Check it.")
+    with smtplib.SMTP(smtp_sink.host, smtp_sink.port, timeout=5) as client:
+        client.ehlo()
+        client.mail("bounce@example.org")
+        code, text = client.rcpt("b@example.net")
+    # smtplib joins the lines of a multi-line reply ("550-..." then "550 ...").
+    assert (code, text) == (550, b"5.1.1 The account does not exist.\n5.1.1 Check it.")
+
+
+def test_greeting_refusal_and_silence():
+    with SmtpSink(greeting="554-5.7.1 Blocked\r\n554 5.7.1 see the postmaster page") as refusing:
+        with pytest.raises(smtplib.SMTPConnectError) as refused:
+            smtplib.SMTP(refusing.host, refusing.port, timeout=5)
+        assert refused.value.smtp_code == 554
+        with socket.create_connection((refusing.host, refusing.port), timeout=5) as raw:
+            reader = raw.makefile("rb")
+            assert reader.readline().startswith(b"554-5.7.1")
+            reader.readline()
+            raw.sendall(b"EHLO client.example\r\nQUIT\r\n")
+            assert reader.readline().startswith(b"503 ")  # RFC 5321 3.1: only QUIT
+            assert reader.readline().startswith(b"221 ")
+    with SmtpSink(silent=True) as silent, pytest.raises(smtplib.SMTPServerDisconnected,
+                                                        match="timed out"):
+        smtplib.SMTP(silent.host, silent.port, timeout=0.5)
+
+
 def test_clear_forgets_messages(smtp_sink):
     with smtplib.SMTP(smtp_sink.host, smtp_sink.port, timeout=5) as client:
         client.sendmail("bounce@example.org", ["a@example.net"], _raw())

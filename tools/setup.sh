@@ -5,7 +5,8 @@
 #   3. the virtualenv .venv with Odoo's and the addon's requirements;
 #   4. a PostgreSQL server: the one the standard PG* variables name, else a
 #      cluster private to this checkout under .data/postgres;
-#   5. .data/odoo.conf, the Odoo configuration every command of the project uses.
+#   5. Postfix, Exim, OpenSMTPD and Sendmail unpacked under .data/mta for the bounce generator;
+#   6. .data/odoo.conf, the Odoo configuration every command of the project uses.
 # Prints nothing but progress and, on failure, what is missing and how to fix it.
 set -euo pipefail
 
@@ -49,6 +50,15 @@ command -v gcc >/dev/null || missing+=(gcc python3-dev)
 # The guided tour's HttpCase runs in headless Chromium (Odoo looks for these names).
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
     || command -v google-chrome >/dev/null || missing+=(chromium)
+# The bounce generator (harness/mta.py) runs Postfix, Exim, OpenSMTPD, Sendmail from
+# their unpacked packages (section 5) in a network namespace: their libraries,
+# iproute2, util-linux's unshare and m4 (it writes sendmail.cf).
+command -v ip >/dev/null || missing+=(iproute2)
+command -v unshare >/dev/null || missing+=(util-linux)
+command -v m4 >/dev/null || missing+=(m4)
+for lib in libdb5.3 libicu72 libnsl2 libsasl2-2 libevent-2.1-7 libidn12 libgnutls-dane0 libpcre2-8-0; do
+    dpkg-query -W -f='${Status}' "$lib" 2>/dev/null | grep -q 'ok installed' || missing+=("$lib")
+done
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"
     if [ "$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else
@@ -109,10 +119,11 @@ if [ -n "${PGHOST:-}" ]; then
 else
     BIN=$(pg_bindir) || die "PostgreSQL server binaries (initdb, pg_ctl) not found; apt-get install postgresql."
     PGDATA_DIR="$DATA/postgres"
+    PG_LOG="$DATA/postgres.log"
     # PostgreSQL refuses to run as root: the cluster then belongs to the
     # unprivileged 'postgres' user, who must be able to reach its folder.
     if [ "$(id -u)" = 0 ]; then
-        as_pg() { su postgres -s /bin/sh -c "$(printf '%q ' "$@")"; }
+        as_pg() { (cd / && su postgres -s /bin/sh -c "$(printf '%q ' "$@")"); }
         if ! su postgres -s /bin/sh -c "test -x $(printf %q "$DATA")"; then
             # The checkout is not reachable by 'postgres' (e.g. under /root):
             # keep the cluster in a folder it can reach, linked from .data.
@@ -120,6 +131,8 @@ else
             mkdir -p "$real" && chown postgres: "$real" && chmod 700 "$real"
             [ -L "$PGDATA_DIR" ] || ln -sfn "$real" "$PGDATA_DIR"
             PGDATA_DIR=$real
+            # pg_ctl's log is written by 'postgres' too: beside the cluster.
+            PG_LOG="$real.log"
         fi
     else
         as_pg() { "$@"; }
@@ -142,9 +155,9 @@ EOF
     fi
     port=$(sed -n 's/^port = \([0-9]*\)$/\1/p' "$PGDATA_DIR/postgresql.conf" | tail -1)
     if ! as_pg "$BIN/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; then
-        touch "$DATA/postgres.log" && { [ "$(id -u)" != 0 ] || chown postgres: "$DATA/postgres.log"; }
-        as_pg "$BIN/pg_ctl" -D "$PGDATA_DIR" -l "$DATA/postgres.log" -w start >/dev/null \
-            || die "PostgreSQL did not start (see $DATA/postgres.log)."
+        touch "$PG_LOG" && { [ "$(id -u)" != 0 ] || chown postgres: "$PG_LOG"; }
+        as_pg "$BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -w start >/dev/null \
+            || die "PostgreSQL did not start (see $PG_LOG)."
     fi
     PSQL=$(command -v psql || echo "$BIN/psql")
     "$PSQL" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
@@ -154,7 +167,32 @@ EOF
     DB_HOST=127.0.0.1 DB_PORT=$port DB_USER=$PG_ROLE DB_PASSWORD=False
 fi
 
-# -- 5. Odoo configuration ---------------------------------------------------
+# -- 5. Mail servers for the generated bounce corpus -------------------------
+# Postfix, Exim, OpenSMTPD and Sendmail all provide mail-transport-agent, so Debian
+# installs only one of them: each is unpacked (not installed) under .data/mta,
+# and harness/mta.py runs it with its own configuration and spool. The users
+# and the empty chroot folder their maintainer scripts would create are made
+# here (root only; the generator says what is missing otherwise).
+MTA_DIR="$DATA/mta"
+for pkg in postfix exim4-daemon-light opensmtpd sendmail-bin sendmail-cf; do
+    [ -d "$MTA_DIR/$pkg/usr" ] && continue
+    say "unpacking the Debian package $pkg into $MTA_DIR (not installed system-wide)"
+    mkdir -p "$MTA_DIR/debs" && rm -rf "$MTA_DIR/debs/${pkg}_"*.deb "$MTA_DIR/$pkg.tmp"
+    download() { (cd "$MTA_DIR/debs" && apt-get download -q "$pkg") >>"$DATA/apt.log" 2>&1; }
+    download || { [ "$(id -u)" = 0 ] && apt-get update -q >>"$DATA/apt.log" 2>&1 && download; } \
+        || die "could not download the Debian package $pkg (see $DATA/apt.log; apt-get update may help)."
+    dpkg -x "$MTA_DIR/debs/${pkg}_"*.deb "$MTA_DIR/$pkg.tmp" && mv "$MTA_DIR/$pkg.tmp" "$MTA_DIR/$pkg"
+done
+if [ "$(id -u)" = 0 ]; then
+    getent group postdrop >/dev/null || groupadd --system postdrop
+    for user in postfix Debian-exim opensmtpd opensmtpq; do
+        getent passwd "$user" >/dev/null || useradd --system --user-group --no-create-home \
+            --home-dir /nonexistent --shell /usr/sbin/nologin "$user"
+    done
+    mkdir -p /var/lib/opensmtpd/empty
+fi
+
+# -- 6. Odoo configuration ---------------------------------------------------
 cat >"$DATA/odoo.conf" <<EOF
 [options]
 addons_path = $ODOO_SRC/odoo/addons,$ODOO_SRC/addons,$ROOT
