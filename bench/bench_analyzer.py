@@ -32,7 +32,11 @@ Scores, per corpus and tool:
   not a bounce).
 * missed hard: a hard label entry without a hard report.
 * ordinary mail as bounce: messages labelled not-a-bounce with any bounce
-  reported (in brackets: with a hard one).
+  reported (in brackets: with a hard one); delay warnings (``Action: delayed``)
+  are not counted here.
+* delay warnings reported: delay DSNs the generated corpus labels no bounce
+  (the real corpus labels them soft bounces, and the analyzer follows it),
+  reported as a bounce (in brackets: a hard one, which would be wrong).
 * messages/s: analysis time only (Sisimai timed inside Perl, without start-up).
 """
 
@@ -110,6 +114,9 @@ class Score:
     not_bounce: int = 0
     false_bounce: int = 0
     false_hard: int = 0
+    delays: int = 0
+    delays_reported: int = 0
+    delays_hard: int = 0
     seconds: float = 0.0
     misses: list = field(default_factory=list)
 
@@ -120,6 +127,7 @@ class Score:
                 f"{self.same_type / entries:.1%} | {self.same_hard / entries:.1%} | "
                 f"{self.wrongly_hard} | {self.missed_hard} | "
                 f"{self.false_bounce} of {self.not_bounce} ({self.false_hard} hard) | "
+                f"{self.delays_reported} of {self.delays} ({self.delays_hard} hard) | "
                 f"{rate:,.0f} |")
 
 
@@ -176,6 +184,14 @@ def score(labels: dict[Path, dict], reports: dict[Path, list], seconds: float) -
     result = Score(messages=len(labels), seconds=seconds)
     for path, label in labels.items():
         unused = list(reports.get(path, []))
+        if not label["bounce"] and label.get("action") == "delayed":
+            # A delay warning: the labelled real corpus counts it a soft bounce,
+            # the generated one no bounce. Counted apart; never hard.
+            result.delays += 1
+            result.delays_reported += bool(unused)
+            result.delays_hard += any(b.hard for b in unused)
+            result.wrongly_hard += sum(b.hard for b in unused)
+            continue
         if not label["bounce"]:
             result.not_bounce += 1
             result.false_bounce += bool(unused)
@@ -230,8 +246,8 @@ def main(argv=None) -> int:
     corpora = [(f.name, f) for f in folders] if folders else default_corpora()
     ensure_sisimai()
     print("| corpus | tool | messages | recipient found | type | hard | wrongly hard "
-          "| missed hard | ordinary mail as bounce | messages/s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| missed hard | ordinary mail as bounce | delay warnings reported | messages/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, folder in corpora:
         labels = load_corpus(folder)
         paths = list(labels)
