@@ -17,6 +17,7 @@ JOBS = [
     ("housekeeping", "Housekeeping"),
     ("send_mailings", "Send Scheduled Mailings"),
     ("check_deliverability", "Check Deliverability"),
+    ("process_provider_events", "Process Provider Events"),
 ]
 
 RETENTION_PARAM = "civimail_addon.job_log_retention_days"
@@ -106,6 +107,7 @@ class CivimailJobLog(models.Model):
             "housekeeping": self._job_housekeeping,
             "check_deliverability": self.env["civimail.deliverability.check"]._job_check,
             "send_mailings": self.env["mailing.mailing"]._civimail_job_send,
+            "process_provider_events": self.env["civimail.provider.event"]._job_process,
         }
 
     @api.model

@@ -1,3 +1,4 @@
+from markupsafe import Markup
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
@@ -27,6 +28,12 @@ class MailingTrace(models.Model):
         "server's send limit is reached.",
     )
 
+    civimail_provider_message_id = fields.Char(
+        string="Provider message ID", readonly=True, copy=False, index="btree_not_null",
+        help="The id the sending provider gave the message in its reply to DATA; its "
+        "event webhooks name the message by it.",
+    )
+
     def init(self):
         # The queue the workers claim from: small, hot, and read in id order.
         index = "mailing_trace_civimail_queue"
@@ -36,3 +43,18 @@ class MailingTrace(models.Model):
                 "WHERE trace_status IN ('outgoing', 'process')",
                 SQL.identifier(index), SQL.identifier(self._table),
             ))
+
+    def _civimail_unsubscribe(self, reason):
+        """Opt the recipients out as the mailing's one-click unsubscribe link does.
+
+        Mailings to lists opt the email out of those lists; others put it on
+        the blocklist. ``reason`` is the blocklist's note.
+        """
+        for trace in self:
+            mailing = trace.mass_mailing_id
+            if mailing.mailing_on_mailing_list:
+                mailing.contact_list_ids.sudo()._update_subscription_from_email(
+                    trace.email, opt_out=True)
+            else:
+                self.env["mail.blacklist"].sudo()._add(
+                    trace.email, message=Markup("<p>%s</p>") % reason)

@@ -9,3 +9,4 @@ from . import test_send_mailings
 from . import test_deliverability
 from . import test_dashboard
 from . import test_tour
+from . import test_provider_webhooks
