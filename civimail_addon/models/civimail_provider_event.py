@@ -70,6 +70,11 @@ class CivimailProviderEvent(models.Model):
          "This provider request was received before."),
     ]
 
+    def init(self):
+        # The rate limit counts an account's requests of the last minute.
+        tools.create_index(self.env.cr, "civimail_provider_event_account_received",
+                           self._table, ["account_id", "create_date"])
+
     @api.model
     def _insert_received(self, account, replay_key, body, reason=""):
         """Store a verified request in one statement; its id, or None when seen before."""
@@ -157,8 +162,12 @@ class CivimailProviderEvent(models.Model):
                                          Counter(i.provider_event for i in found).items()))
         for account, account_entries in entries.items():
             self.env["civimail.bounce"]._record_many(account, account_entries)
-        for event, (state, reason, kinds) in outcomes.items():
-            event.write({
+        # Events of a burst mostly share their outcome: one write per outcome.
+        by_outcome = defaultdict(list)
+        for event, outcome in outcomes.items():
+            by_outcome[outcome].append(event.id)
+        for (state, reason, kinds), ids in by_outcome.items():
+            self.browse(ids).write({
                 "state": state,
                 "reason": reason or (False if state == "done" else self.env._("no event")),
                 "kinds": kinds,
