@@ -32,9 +32,10 @@ from cryptography.x509.oid import NameOID
 from .tls import make_tls_files
 
 CERT_PATH = "/SimpleNotificationService-test.pem"
+CONFIRM_PATH = "/?Action=ConfirmSubscription"
 
 
-def _iso(when: float) -> str:
+def iso_time(when: float) -> str:
     return datetime.datetime.fromtimestamp(when, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
@@ -60,15 +61,18 @@ class SnsCertificateServer:
             .sign(self.key, hashes.SHA256())
         ).public_bytes(serialization.Encoding.PEM)
         self.requests = 0
+        self.confirmed = []  # paths of the subscription confirmations visited
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 server.requests += 1
-                found = self.path == CERT_PATH
+                if self.path.startswith(CONFIRM_PATH):
+                    server.confirmed.append(self.path)
+                found = self.path == CERT_PATH or self.path.startswith(CONFIRM_PATH)
                 self.send_response(200 if found else 404)
                 self.end_headers()
-                if found:
+                if self.path == CERT_PATH:
                     self.wfile.write(server.certificate_pem)
 
             def log_message(self, *_args):
@@ -84,6 +88,10 @@ class SnsCertificateServer:
 
     # The host pattern the verifier is told to accept instead of sns.<region>.amazonaws.com.
     host_pattern = "localhost"
+
+    @property
+    def subscribe_url(self):
+        return self.url.replace(CERT_PATH, CONFIRM_PATH + "&Token=t")
 
     def close(self):
         self.httpd.shutdown()
@@ -112,7 +120,7 @@ def ses_notification(kind: str, email: str, *, trace_id: int = 0, message_id: st
     when = time.time() if when is None else when
     headers = [{"name": "X-CiviMail-Trace", "value": str(trace_id)}] if trace_id else []
     mail = {"messageId": message_id or str(uuid.uuid4()), "destination": [email],
-            "headers": headers, "timestamp": _iso(when)}
+            "headers": headers, "timestamp": iso_time(when)}
     ses = {"notificationType": kind, "mail": mail}
     if kind == "Bounce":
         recipient = {"emailAddress": email}
@@ -126,7 +134,7 @@ def ses_notification(kind: str, email: str, *, trace_id: int = 0, message_id: st
     elif kind == "Delivery":
         ses["delivery"] = {"recipients": [email]}
     return {"Type": "Notification", "MessageId": str(uuid.uuid4()),
-            "TopicArn": "arn:aws:sns:eu-west-1:123456789012:civimail", "Timestamp": _iso(when),
+            "TopicArn": "arn:aws:sns:eu-west-1:123456789012:civimail", "Timestamp": iso_time(when),
             "Message": json.dumps(ses)}
 
 
@@ -192,7 +200,7 @@ def sendgrid_event(event: str, email: str, *, trace_id: int = 0, message_id: str
 def postmark_event(record: str, email: str, *, trace_id: int = 0, message_id: str = "",
                    bounce_type: str = "HardBounce", diagnostic: str = "", inactive: bool = True,
                    when: float | None = None) -> dict:
-    stamp = _iso(time.time() if when is None else when)
+    stamp = iso_time(time.time() if when is None else when)
     data = {"RecordType": record, "MessageID": message_id or str(uuid.uuid4()),
             "Metadata": {"civimail-trace": str(trace_id)} if trace_id else {},
             "MessageStream": "broadcast"}

@@ -291,6 +291,8 @@ def test_brevo_events_mapped(event, diagnostic, kind, type_, hard):
     ("Ok: queued as 14c5d75ce93.dfd.64b469", "14c5d75ce93.dfd.64b469"),
     ("Ok 0100018c1b2b3c4d-aaaa-000000", "0100018c1b2b3c4d-aaaa-000000"),
     ("2.0.0 Ok: queued as 4ABCDEF12", "4ABCDEF12"),
+    ("2.0.0 OK queued as 12", "12"),
+    ("2.0.0 OK: queued as <2023.abc@smtp-relay.mailin.fr>", "2023.abc@smtp-relay.mailin.fr"),
     ("OK", ""),
     ("Great success", ""),
 ])

@@ -682,14 +682,14 @@ def window_end(period: str, now: datetime) -> datetime:
 
 
 _PROVIDER_ID = re.compile(
-    r"(?i)\b(?:queued as|id=|ok:?(?!\s+queued))\s+<?([\w.@+=-]{6,200})>?")
+    r"(?i)\b(?:queued as|id=)\s*<?([\w.@+=-]{1,200})|\bok:?\s+(?!queued)<?([\w.@+=-]{6,200})")
 
 
 def provider_message_id(reply: str) -> str:
     """The message id a provider's reply to DATA gives ("250 Ok: queued as 1a2b…",
     Amazon SES's "250 Ok 0100018c…"), else ""."""
     found = _PROVIDER_ID.search(reply or "")
-    return found.group(1) if found else ""
+    return (found.group(1) or found.group(2)) if found else ""
 
 
 def list_unsubscribe(url: str, mailto: str = "") -> str:

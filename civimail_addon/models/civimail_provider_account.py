@@ -175,20 +175,21 @@ class CivimailProviderAccount(models.Model):
         return _SNS_CERTIFICATES[url]
 
     def _confirm_sns_subscription(self, body):
-        """Visit the SubscribeURL of a verified SNS SubscriptionConfirmation (else nothing).
+        """Confirm a verified SNS SubscriptionConfirmation (else nothing).
 
         Returns the reason to store with the event, or "".
         """
         self.ensure_one()
-        url = ses.subscribe_url(body, self._sns_host()) if self.provider == "ses" else ""
-        if not url:
+        if self.provider != "ses":
             return ""
         try:
-            requests.get(url, timeout=10, allow_redirects=False).raise_for_status()
-        except requests.RequestException as error:
+            if not ses.confirm_subscription(body, self._sns_host(),
+                                            context=ssl.create_default_context()):
+                return ""
+        except OSError as error:
             _logger.warning("CiviMail: SNS subscription not confirmed: %s", error)
             return self.env._("Amazon SNS subscription not confirmed: %(error)s", error=error)
-        _logger.info("CiviMail: SNS subscription of account %s confirmed", self.id)
+        _logger.info("CiviMail: SNS subscription of provider account %s confirmed", self.id)
         return self.env._("Amazon SNS subscription confirmed.")
 
     def _over_rate_limit(self):
@@ -221,6 +222,7 @@ class CivimailProviderAccount(models.Model):
     # ------------------------------------------------------------------
     def action_open_events(self):
         self.ensure_one()
+        self.check_access("read")
         self.env["civimail.provider.event"].check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "civimail_addon.civimail_provider_event_action"

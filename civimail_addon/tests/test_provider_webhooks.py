@@ -226,13 +226,18 @@ class TestSesWebhook(ProviderWebhookMixin, CivimailCase, HttpCase):
     def test_subscription_confirmation_is_verified_then_visited(self):
         message = {"Type": "SubscriptionConfirmation", "MessageId": "sub-1", "Token": "t",
                    "TopicArn": "arn:aws:sns:eu-west-1:1:civimail", "Message": "confirm",
-                   "SubscribeURL": "https://localhost:1/confirm",
-                   "Timestamp": self.providers._iso(time.time())}
+                   "SubscribeURL": self.sns.subscribe_url,
+                   "Timestamp": self.providers.iso_time(time.time())}
+        forged = json.loads(self.sns.sign(message))
+        forged["SubscribeURL"] += "&evil=1"
+        self.assertEqual(self.post(json.dumps(forged).encode(), {}).status_code, 403)
+        self.assertEqual(self.sns.confirmed, [])
         response = self.post(self.sns.sign(message), {})
         self.assertEqual(response.status_code, 200)
+        self.assertEqual(len(self.sns.confirmed), 1)
         event = self.Event.search([])
-        self.assertEqual(event.state, "ignored")
-        self.assertIn("not confirmed", event.reason, "localhost:1 does not answer")
+        self.assertEqual((event.state, event.reason),
+                         ("ignored", "Amazon SNS subscription confirmed."))
 
 
 @tagged("post_install", "-at_install")

@@ -94,23 +94,40 @@ def certificate_url_allowed(url: str, host_pattern: str = CERT_HOST) -> bool:
             and re.fullmatch(host_pattern, parts.hostname or "") is not None)
 
 
+def _get(url: str, limit: int, timeout: float, context: ssl.SSLContext | None) -> bytes:
+    """GET an https URL, certificate verified, no redirect followed, at most ``limit`` bytes."""
+    handler = urllib.request.HTTPSHandler(context=context or ssl.create_default_context())
+    # No redirects: a redirect could lead anywhere.
+    opener = urllib.request.build_opener(handler, _NoRedirect)
+    with opener.open(url, timeout=timeout) as response:
+        return response.read(limit + 1)
+
+
 def fetch_certificate(url: str, host_pattern: str = CERT_HOST, timeout: float = 10,
                       context: ssl.SSLContext | None = None) -> bytes:
     """The PEM certificate at ``url``, over verified HTTPS, from an allowed host only."""
     if not certificate_url_allowed(url, host_pattern):
         raise Refused("signature", f"certificate URL not of Amazon SNS: {url!r}")
-    context = context or ssl.create_default_context()
-    handler = urllib.request.HTTPSHandler(context=context)
-    # No redirects: a redirect could lead anywhere.
-    opener = urllib.request.build_opener(handler, _NoRedirect)
     try:
-        with opener.open(url, timeout=timeout) as response:
-            pem = response.read(MAX_CERTIFICATE + 1)
+        pem = _get(url, MAX_CERTIFICATE, timeout, context)
     except OSError as error:
         raise Refused("signature", f"certificate not fetched: {error}") from error
     if len(pem) > MAX_CERTIFICATE:
         raise Refused("signature", "certificate too large")
     return pem
+
+
+def confirm_subscription(body: bytes, host_pattern: str = CERT_HOST, timeout: float = 10,
+                         context: ssl.SSLContext | None = None) -> bool:
+    """Visit the SubscribeURL of a (verified) SubscriptionConfirmation, as AWS asks.
+
+    False when the body is no subscription confirmation; raises OSError when the
+    visit fails.
+    """
+    url = subscribe_url(body, host_pattern)
+    if url:
+        _get(url, 64 * 1024, timeout, context)
+    return bool(url)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
