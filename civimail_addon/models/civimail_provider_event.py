@@ -113,7 +113,7 @@ class CivimailProviderEvent(models.Model):
             events = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
             if not events:
                 break
-            counts.update(events._process())
+            counts.update(events._process_safely())
             processed += len(events.filtered(lambda e: e.state == "done"))
             ignored += len(events.filtered(lambda e: e.state == "ignored"))
             failed += len(events.filtered(lambda e: e.state == "error"))
@@ -136,6 +136,28 @@ class CivimailProviderEvent(models.Model):
             ),
         }
 
+    def _process_safely(self):
+        """``_process`` the batch; if it fails, each event alone, setting aside the one
+        that fails with its reason, so one bad event never stops the others."""
+        try:
+            with self.env.cr.savepoint():
+                return self._process()
+        except Exception:  # retried one by one below
+            _logger.warning("CiviMail: a batch of provider events failed; one by one now",
+                            exc_info=True)
+        counts = Counter()
+        for event in self:
+            try:
+                with self.env.cr.savepoint():
+                    counts.update(event._process())
+            except Exception as error:  # set aside, the batch goes on
+                _logger.exception("CiviMail: provider event %s could not be processed", event.id)
+                error_type = type(error).__name__
+                event.write({"state": "error", "reason": self.env._(
+                    "Could not be processed (%(error_type)s): %(error)s",
+                    error_type=error_type, error=error)})
+        return counts
+
     def _process(self):
         """Process these events; returns a Counter of (provider, event kind)."""
         counts = Counter()
@@ -147,6 +169,10 @@ class CivimailProviderEvent(models.Model):
             except Refused as error:
                 event.write({"state": "error", "reason": self.env._(
                     "Unreadable event: %(error)s", error=error.detail or error.code)})
+            except (TypeError, ValueError, AttributeError) as error:  # a field of a wrong type
+                detail = f"{type(error).__name__}: {error}"
+                event.write({"state": "error", "reason": self.env._(
+                    "Unreadable event: %(error)s", error=detail)})
         traces = self._matching_traces([e for events in parsed.values() for e in events])
         entries = defaultdict(list)  # account: bounce entries for civimail.bounce
         outcomes = {}

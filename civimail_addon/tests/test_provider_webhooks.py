@@ -264,6 +264,21 @@ class TestMailgunWebhook(ProviderWebhookMixin, CivimailCase, HttpCase):
         self.assertEqual(self.Bounce.search([("trace_id", "=", trace.id)]).type_id.code,
                          "invalid")
 
+    def test_an_unreadable_event_is_set_aside_and_the_batch_goes_on(self):
+        good = self.make_trace("kim@example.com")
+        body = json.loads(self.providers.mailgun_body("signing-secret", "delivered",
+                                                      "lea@example.com"))
+        body["event-data"]["timestamp"] = "yesterday"  # signed, but not a time
+        self.assertEqual(self.post(json.dumps(body).encode(), {}).status_code, 200)
+        self.post(*self.signed("bounce", good.email, trace=good,
+                               diagnostic=DIAGNOSTIC.format(rcpt=good.email)))
+        log = self.env["civimail.job.log"]._run_job("process_provider_events")
+        self.assertEqual(log.status, "warning")
+        events = self.Event.search([], order="id")
+        self.assertEqual(events.mapped("state"), ["error", "done"])
+        self.assertIn("ValueError", events[0].reason)
+        self.assertEqual(good.trace_status, "bounce")
+
     def test_test_button_posts_a_signed_sample(self):
         self.env["ir.config_parameter"].set_param("web.base.url", self.base_url())
         action = self.account.with_user(self.user_manager).action_send_test_event()
