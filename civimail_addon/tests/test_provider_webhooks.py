@@ -3,6 +3,7 @@ import os
 import time
 from unittest.mock import patch
 
+from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..models.civimail_provider_account import SNS_CERTIFICATE_HOST_PARAM
@@ -278,6 +279,20 @@ class TestMailgunWebhook(ProviderWebhookMixin, CivimailCase, HttpCase):
         self.assertEqual(events.mapped("state"), ["error", "done"])
         self.assertIn("ValueError", events[0].reason)
         self.assertEqual(good.trace_status, "bounce")
+
+    def test_provider_accounts_are_for_managers_of_their_company(self):
+        for user in (self.user_civimail, self.user_internal):
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                self.account.with_user(user).action_send_test_event()
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                self.account.with_user(user).read(["signing_key"])
+        manager = self.account.with_user(self.user_manager)
+        self.assertTrue(manager.webhook_url.endswith(self.account._webhook_path()))
+        other_manager = new_test_user(
+            self.env, login="other_manager", groups="civimail_addon.group_civimail_manager",
+            company_id=self.other_company.id, company_ids=[(6, 0, self.other_company.ids)])
+        self.assertFalse(self.env["civimail.provider.account"].with_user(other_manager).search(
+            [("id", "=", self.account.id)]))
 
     def test_test_button_posts_a_signed_sample(self):
         self.env["ir.config_parameter"].set_param("web.base.url", self.base_url())
