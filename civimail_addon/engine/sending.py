@@ -435,7 +435,7 @@ def _refusal(code: int, message, stage: str) -> Delivery:
 
 
 def _sendmail(session: smtplib.SMTP, mail_from: str, recipients: list[str], data: bytes,
-              ready: Callable[[], None] | None) -> dict:
+              ready: Callable[[], None] | None) -> tuple[dict, bytes]:
     """``smtplib.SMTP.sendmail``, calling ``ready()`` between the last RCPT and DATA.
 
     Returns the refused recipients and the server's reply to DATA.
