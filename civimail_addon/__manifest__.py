@@ -27,6 +27,8 @@
         "views/civimail_bounce_type_views.xml",
         "views/civimail_bounce_pattern_views.xml",
         "views/civimail_bounce_views.xml",
+        "views/civimail_provider_account_views.xml",
+        "views/civimail_provider_event_views.xml",
         "views/res_partner_views.xml",
         "views/ir_cron_views.xml",
         "views/mailing_mailing_views.xml",

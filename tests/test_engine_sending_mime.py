@@ -212,7 +212,7 @@ def test_outbox_sends_each_message_and_records_it_before_the_next(smtp_sink, thr
         assert route == "sink"
         return smtplib.SMTP(smtp_sink.host, smtp_sink.port, timeout=10)
 
-    def accepted(outgoing):
+    def accepted(outgoing, _delivery):
         # Recorded before the next transaction starts: the sink holds exactly this many.
         seen.append((outgoing.key, smtp_sink.count(), threading.current_thread().name))
 
@@ -240,7 +240,7 @@ def test_outbox_reconnects_after_a_dropped_connection_and_reports_connect_failur
         return smtplib.SMTP(smtp_sink.host, smtp_sink.port, timeout=10)
 
     smtp_sink.drop_connection_on("reader1@example.com")
-    outbox = Outbox(connect, lambda outgoing: None)
+    outbox = Outbox(connect, lambda outgoing, delivery: None)
     down = Outgoing(9, "down", "return@example.org", ["x@example.com"], b"Subject: x\r\n\r\nx\r\n")
     try:
         outbox.send([message(0), message(1), message(2), down])
@@ -255,7 +255,7 @@ def test_outbox_reconnects_after_a_dropped_connection_and_reports_connect_failur
 
 
 def test_outbox_raises_what_recording_raised(smtp_sink):
-    def accepted(outgoing):
+    def accepted(outgoing, _delivery):
         raise RuntimeError("database gone")
 
     outbox = Outbox(lambda route: smtplib.SMTP(smtp_sink.host, smtp_sink.port, timeout=10),
@@ -272,7 +272,7 @@ def test_outbox_raises_what_recording_raised(smtp_sink):
 def test_outbox_settles_each_record_before_the_next_message_is_accepted(smtp_sink):
     started, recorded = [], []
 
-    def accepted(outgoing):  # starts recording (as an asynchronous statement would)
+    def accepted(outgoing, _delivery):  # starts recording (as an asynchronous statement would)
         started.append(outgoing.key)
 
     def settle():  # before each DATA and at the end of the batch

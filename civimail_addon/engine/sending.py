@@ -435,8 +435,10 @@ def _refusal(code: int, message, stage: str) -> Delivery:
 
 
 def _sendmail(session: smtplib.SMTP, mail_from: str, recipients: list[str], data: bytes,
-              ready: Callable[[], None] | None) -> dict:
+              ready: Callable[[], None] | None) -> tuple[dict, bytes]:
     """``smtplib.SMTP.sendmail``, calling ``ready()`` between the last RCPT and DATA.
+
+    Returns the refused recipients and the server's reply to DATA.
 
     Only the session methods the host's SMTP connection wrapper exposes are used.
     """
@@ -467,7 +469,7 @@ def _sendmail(session: smtplib.SMTP, mail_from: str, recipients: list[str], data
     if code != 250:
         _abort(session, code)
         raise smtplib.SMTPDataError(code, response)
-    return refused
+    return refused, response
 
 
 def _abort(session: smtplib.SMTP, code: int) -> None:
@@ -490,7 +492,7 @@ def deliver(  # noqa: PLR0911 - one return per way a transaction ends
     reset, nothing sent).
     """
     try:
-        refused = _sendmail(session, mail_from, recipients, data, ready)
+        refused, reply = _sendmail(session, mail_from, recipients, data, ready)
     except smtplib.SMTPRecipientsRefused as error:
         code, message = next(iter(error.recipients.values()))
         return _refusal(code, message, "rcpt")
@@ -507,7 +509,8 @@ def deliver(  # noqa: PLR0911 - one return per way a transaction ends
     if refused:  # several recipients, some refused: report the first refusal
         code, message = next(iter(refused.values()))
         return _refusal(code, message, "rcpt")
-    return Delivery(SENT, 250, "OK")
+    # The reply names the message in the provider's events ("250 Ok: queued as <id>").
+    return Delivery(SENT, 250, _text(reply))
 
 
 def close_quietly(session: smtplib.SMTP | None) -> None:
@@ -538,7 +541,7 @@ class Outbox:
     """Sends batches of messages, one SMTP transaction at a time, over one session per route.
 
     ``connect(route)`` opens a session (and may raise: the message then fails
-    temporarily, as a dropped connection); ``accepted(outgoing)`` records a
+    temporarily, as a dropped connection); ``accepted(outgoing, delivery)`` records a
     message the server accepted, or starts recording it: then ``settle()``
     waits until it is recorded. Either way no message is accepted before the
     previous one is recorded: ``settle()`` runs before the next message's
@@ -551,7 +554,7 @@ class Outbox:
     """
 
     def __init__(self, connect: Callable[[object], smtplib.SMTP],
-                 accepted: Callable[[Outgoing], None], threaded: bool = True,
+                 accepted: Callable[[Outgoing, Delivery], None], threaded: bool = True,
                  settle: Callable[[], None] | None = None):
         self._connect = connect
         self._accepted = accepted
@@ -614,7 +617,7 @@ class Outbox:
                 delivery = self._send_one(outgoing)
                 results[outgoing.key] = delivery
                 if delivery.outcome == SENT:
-                    self._accepted(outgoing)
+                    self._accepted(outgoing, delivery)
         finally:
             if self._settle is not None:
                 self._settle()
@@ -676,6 +679,17 @@ def window_end(period: str, now: datetime) -> datetime:
     start = window_start(period, now)
     return start + {"hour": timedelta(hours=1), "day": timedelta(days=1),
                     "week": timedelta(weeks=1)}[period]
+
+
+_PROVIDER_ID = re.compile(
+    r"(?i)\b(?:queued as|id=)\s*<?([\w.@+=-]{1,200})|\bok:?\s+(?!queued)<?([\w.@+=-]{6,200})")
+
+
+def provider_message_id(reply: str) -> str:
+    """The message id a provider's reply to DATA gives ("250 Ok: queued as 1a2b…",
+    Amazon SES's "250 Ok 0100018c…"), else ""."""
+    found = _PROVIDER_ID.search(reply or "")
+    return (found.group(1) or found.group(2)) if found else ""
 
 
 def list_unsubscribe(url: str, mailto: str = "") -> str:

@@ -5,6 +5,8 @@ from . import civimail_bounce_type
 from . import civimail_bounce_pattern
 from . import civimail_bounce
 from . import civimail_verp_request
+from . import civimail_provider_account
+from . import civimail_provider_event
 from . import civimail_inbound
 from . import ir_cron
 from . import mailing_mailing

@@ -50,6 +50,10 @@ class CivimailBounce(models.Model):
     account_id = fields.Many2one(
         "civimail.mail.account", string="Mail account", readonly=True, ondelete="set null"
     )
+    provider_account_id = fields.Many2one(
+        "civimail.provider.account", string="Provider account", readonly=True,
+        ondelete="set null", help="The provider whose event webhook reported the bounce.",
+    )
     message_id = fields.Char(string="Bounce Message-ID", readonly=True)
     company_id = fields.Many2one(
         "res.company", required=True, readonly=True, default=lambda self: self.env.company
@@ -237,6 +241,8 @@ class CivimailBounce(models.Model):
     def _record_many(self, account, entries):
         """Create bounces for (report, found, trace) entries and apply their consequences.
 
+        ``account`` is the mail account or provider account that reported them.
+
         Traces are marked bounced, the host's bounce counters move, complaints
         go to the blocklist, Blocked bounces alert the managers, and emails that
         reach a threshold go on hold. Returns the bounces in the entries' order.
@@ -263,7 +269,7 @@ class CivimailBounce(models.Model):
                 "hard": found.hard,
                 "status": found.status,
                 "diagnostic": found.diagnostic,
-                "account_id": account.id,
+                **account._civimail_bounce_origin(),
                 "message_id": (report.message_id or "")[:998],
                 "kind": report.kind,
                 "company_id": account.company_id.id,

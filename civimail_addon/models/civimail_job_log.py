@@ -18,6 +18,7 @@ JOBS = [
     ("housekeeping", "Housekeeping"),
     ("send_mailings", "Send Scheduled Mailings"),
     ("check_deliverability", "Check Deliverability"),
+    ("process_provider_events", "Process Provider Events"),
 ]
 
 # First key of the advisory lock a run holds on its line (the second is the line's id).
@@ -116,6 +117,8 @@ class CivimailJobLog(models.Model):
                 "civimail.deliverability.check"]._job_check(records, company),
             "send_mailings": lambda records=None, company=None: self.env[
                 "mailing.mailing"]._civimail_job_send(records),
+            "process_provider_events": lambda records=None, company=None: self.env[
+                "civimail.provider.event"]._job_process(records),
         }
 
     @api.model
@@ -137,6 +140,10 @@ class CivimailJobLog(models.Model):
             ])
             by_company = records.grouped(lambda mailing: mailing._civimail_company())
             companies = self.env["res.company"].concat(*by_company)
+        elif job == "process_provider_events":
+            records = self.env["civimail.provider.account"].sudo().search([])
+            companies = records.company_id
+            by_company = records.grouped("company_id")
         elif job == "check_deliverability":
             companies = self.env["res.company"].sudo().search([])
             by_company = {}

@@ -649,6 +649,10 @@ class CivimailMailAccount(models.Model):
         self.ensure_one()
         return VerpCodec(self.local_part, self.email_domain, self._verp_secrets())
 
+    def _civimail_bounce_origin(self):
+        """The bounce's fields naming where it came from (see civimail.bounce._record_many)."""
+        return {"account_id": self.id}
+
     def _notify_blocked(self, bounce):
         """Tell CiviMail Managers once a day that receiving servers refuse our mail."""
         self.ensure_one()

@@ -65,22 +65,19 @@ class CivimailVerpRequest(models.AbstractModel):
         if trace.civimail_unsubscribe_date:
             return self._replay(trace)
         mailing = trace.mass_mailing_id
-        email = tools.email_normalize(trace.email)
         if mailing.mailing_on_mailing_list:
             note = self.env._(
                 "Unsubscribed by email from the mailing lists %(lists)s (mailing “%(mailing)s”).",
                 lists=", ".join(mailing.contact_list_ids.mapped("name")),
                 mailing=mailing.subject,
             )
-            # The host notes it on the mailing contacts, in these words.
-            mailing.contact_list_ids._update_subscription_from_email(
-                email, opt_out=True, force_message=Markup("<p>%s</p>") % note)
+            trace._civimail_unsubscribe(note)
         else:
             note = self.env._(
                 "Blocklisted by an unsubscribe email (mailing “%(mailing)s”).",
                 mailing=mailing.subject,
             )
-            self.env["mail.blacklist"].sudo()._add(email, message=Markup("<p>%s</p>") % note)
+            trace._civimail_unsubscribe(note)
             self._log_on_recipient(trace, note)
         trace.civimail_unsubscribe_date = fields.Datetime.now()
         return PROCESSED, self.env._("unsubscribed"), note

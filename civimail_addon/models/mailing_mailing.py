@@ -34,6 +34,7 @@ from ..engine.sending import (
     attachment_part,
     list_unsubscribe,
     message_date,
+    provider_message_id,
 )
 from ..engine.verp import BOUNCE, REPLY, UNSUBSCRIBE
 
@@ -1081,9 +1082,10 @@ class _Worker:
                 smtp_from=getattr(session, "smtp_from", False))
         return self.profiles[route]
 
-    def mark_sent(self, outgoing):
+    def mark_sent(self, outgoing, delivery):
         """Record an accepted message (the outbox calls it before the next one's DATA)."""
-        params = [fields.Datetime.now(), outgoing.message_id, outgoing.key]
+        params = [fields.Datetime.now(), outgoing.message_id,
+                  provider_message_id(delivery.message) or None, outgoing.key]
         if self.marks:
             self.marks.start(MARK_SENT, params)
         else:
@@ -1178,7 +1180,8 @@ class _Worker:
 
 MARK_SENT = (
     "UPDATE mailing_trace SET trace_status = 'sent', sent_datetime = %s, civimail_claim = NULL, "
-    "failure_type = NULL, failure_reason = NULL, message_id = %s WHERE id = %s"
+    "failure_type = NULL, failure_reason = NULL, message_id = %s, "
+    "civimail_provider_message_id = %s WHERE id = %s"
 )
 
 

@@ -1,3 +1,4 @@
+from markupsafe import Markup
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
@@ -37,6 +38,11 @@ class MailingTrace(models.Model):
         help="When the recipient's opt-out request (an email to this message's signed opt-out "
         "address) put the email on the blocklist.",
     )
+    civimail_provider_message_id = fields.Char(
+        string="Provider message ID", readonly=True, copy=False, index="btree_not_null",
+        help="The id the sending provider gave the message in its reply to DATA; its "
+        "event webhooks name the message by it.",
+    )
 
     def init(self):
         # The queue the workers claim from: small, hot, and read in id order.
@@ -47,3 +53,20 @@ class MailingTrace(models.Model):
                 "WHERE trace_status IN ('outgoing', 'process')",
                 SQL.identifier(index), SQL.identifier(self._table),
             ))
+
+    def _civimail_unsubscribe(self, note):
+        """Opt the recipients out as the mailing's one-click unsubscribe link does.
+
+        Mailings to lists opt the email out of those lists (the host notes it
+        on the mailing contacts, in ``note``); others put it on the blocklist
+        with ``note``. Unsubscribe emails and provider events both come here.
+        """
+        message = Markup("<p>%s</p>") % note
+        for trace in self:
+            mailing = trace.mass_mailing_id
+            email = tools.email_normalize(trace.email) or trace.email
+            if mailing.mailing_on_mailing_list:
+                mailing.contact_list_ids.sudo()._update_subscription_from_email(
+                    email, opt_out=True, force_message=message)
+            else:
+                self.env["mail.blacklist"].sudo()._add(email, message=message)

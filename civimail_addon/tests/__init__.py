@@ -12,3 +12,4 @@ from . import test_smtp_tls
 from . import test_dashboard
 from . import test_tour
 from . import test_verp_requests
+from . import test_provider_webhooks

@@ -8,7 +8,9 @@ Each cell is one real call over the web client's own routes
 (``/web/dataset/call_button`` for buttons, as a list or form button sends
 it, with a list of ids; ``/web/dataset/call_kw`` otherwise), in a savepoint
 rolled back after it. "yes" must succeed; "no" must be refused with an
-AccessError; anything else fails the test.
+AccessError; "ran" must get past the rights check (it succeeds, or stops at
+a UserError of its own, e.g. a server it cannot reach); anything else fails
+the test.
 
 A public method or button of the addon without a row fails the test, so a
 new one cannot be added without deciding who may call it.
@@ -71,6 +73,9 @@ mailing.mailing                action_reload                         mailing    
 mailing.mailing                action_view_traces_failed             mailing        yes    yes      yes       yes     yes       yes
 mailing.mailing                action_view_traces_canceled           mailing        yes    yes      yes       yes     yes       yes
 mailing.mailing                action_view_replied                   mailing        no     no       yes       yes     yes       yes
+civimail.provider.account      action_open_events                    provider       no     no       no        yes     no        yes
+civimail.provider.account      action_send_test_event                provider       no     no       no        ran     no        ran
+civimail.provider.account      create                                new_provider   no     no       no        yes     no        yes
 civimail.mailing.report        action_open_bounces                   report_line    no     no       yes       yes     no        yes
 res.config.settings            action_civimail_check_deliverability  settings       no     no       no        no      no        yes
 res.config.settings            action_civimail_rotate_verp_secret    none           no     no       no        yes     yes       yes
@@ -84,6 +89,7 @@ def parse_matrix(text):
     lines = [line.split() for line in text.strip().splitlines()]
     header, rows = lines[0], lines[1:]
     assert tuple(header[3:]) == ROLES, header
+    assert all(cell in ("yes", "no", "ran") for row in rows for cell in row[3:]), rows
     return [(model, method, on, dict(zip(ROLES, cells, strict=True)))
             for model, method, on, *cells in rows]
 
@@ -211,6 +217,14 @@ class TestAccessMatrix(HttpCase):
         cls.report_line = env["civimail.mailing.report"].search(
             [("mailing_id", "=", cls.mailing.id)], limit=1)
         cls.settings = env["res.config.settings"].create({})
+        # The test event goes to a closed port: the call stops at its UserError.
+        env["ir.config_parameter"].sudo().set_param("web.base.url", "http://127.0.0.1:9")
+        cls.provider = env["civimail.provider.account"].create({
+            "name": "A Mailgun", "provider": "mailgun", "signing_key": "matrix-key",
+            "company_id": cls.company_a.id,
+        })
+        cls.provider_values = {"name": "New provider", "provider": "brevo",
+                               "company_id": cls.company_a.id}
 
     def targets(self):
         """The arguments of a call made "on" each name of the table."""
@@ -232,6 +246,8 @@ class TestAccessMatrix(HttpCase):
             "new_link": [[{"url": "https://example.org/matrix", "title": "Matrix"}]],
             "mailing": [[self.mailing.id]],
             "report_line": [[self.report_line.id]],
+            "provider": [[self.provider.id]],
+            "new_provider": [self.provider_values],
             "settings": [[self.settings.id]],
             "partner": [[self.partner.id]],
         }
@@ -275,6 +291,8 @@ class TestAccessMatrix(HttpCase):
             self.authenticate(self.users[role].login, self.users[role].login)
             for model, method, on, expected in rows:
                 got = self.call(model, method, targets[on])
+                if expected[role] == "ran" and got in ("yes", "odoo.exceptions.UserError"):
+                    continue
                 if got != expected[role]:
                     wrong.append(f"{model}.{method} on {on} as {role}: expected "
                                  f"{expected[role]}, got {got}")

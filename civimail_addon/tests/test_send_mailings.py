@@ -124,6 +124,9 @@ class TestSendMailings(SendCaseMixin, CivimailCase):
             self.assertEqual(item.mail_from, codec.build(trace.id, rcpt))
             self.assertEqual(message["X-CiviMail-Trace"], str(trace.id))
             self.assertEqual(message["X-CiviMail-Mailing"], str(mailing.id))
+            # The id in the reply to DATA ("250 2.0.0 OK queued as N"), which providers'
+            # event webhooks use to name the message.
+            self.assertEqual(trace.civimail_provider_message_id, str(item.sequence))
             self.assertIn(f"/mailing/{mailing.id}/unsubscribe_oneclick?",
                           message["List-Unsubscribe"])
             self.assertIn(f"<mailto:{codec.build(trace.id, rcpt, 'u')}?subject=unsubscribe>",
