@@ -101,9 +101,10 @@ def parse(body: bytes, patterns=None) -> list[ProviderEvent]:
         status = data.get("delivery-status")
         status = status if isinstance(status, dict) else {}
         hard = data.get("severity") == "permanent"
-        diagnostic = " ".join(str(status.get(k) or "") for k in ("code", "message")).strip()
-        if not status.get("message"):
-            diagnostic = str(status.get("description") or "")
+        message = str(status.get("message") or status.get("description") or "")
+        code = str(status.get("code") or "")
+        # The server's reply as it gave it: its code, unless the message quotes it.
+        diagnostic = message if not code or code in message else f"{code} {message}"
         bounce = analysed(email, REASON_TYPES.get(reason, "unknown"), hard,
                           status=str(status.get("enhanced-code") or ""), diagnostic=diagnostic,
                           patterns=patterns)
