@@ -2,7 +2,7 @@
     "name": "CiviMail for Odoo",
     "summary": "CiviCRM's CiviMail in Email Marketing: bounce processing that knows why, "
     "VERP mass mailings, mailboxes filed as activities, deliverability checks",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Marketing/Email Marketing",
     "license": "LGPL-3",
     "author": "civimail_addon contributors",

@@ -8,6 +8,7 @@ from odoo.tools import SQL
 from ..engine.analyzer import BouncedRecipient, Report, analyze
 from ..engine.classify import classify, find_status
 from ..engine.mailbox import IGNORED, PROCESSED
+from .stored_messages import fact, render
 
 _logger = logging.getLogger(__name__)
 
@@ -75,19 +76,18 @@ class CivimailBounce(models.Model):
         results, accepted = {}, []
         for uid, report in reports.items():
             if report.kind == "not_bounce":
-                results[uid] = (IGNORED, self.env._("not a bounce"), report.reason)
+                results[uid] = (IGNORED, "not_bounce", report.reason)
                 continue
             refused, entries = [], []
             for found in report.bounces:
                 trace, why = self._verified_trace(account, codec, found, traces_by_id)
                 if why:
                     refused.append(why)
-                    _logger.info("CiviMail bounce ignored (%s)", why)
+                    _logger.info("CiviMail bounce ignored (%s)", render(self.env, why))
                 else:
                     entries.append((report, found, trace))
             if not entries:
-                results[uid] = (IGNORED, self.env._("unidentified"),
-                                "; ".join(refused) or report.reason)
+                results[uid] = (IGNORED, "unidentified", refused or report.reason)
                 continue
             accepted.append((uid, len(entries)))
             results[uid] = entries
@@ -107,29 +107,19 @@ class CivimailBounce(models.Model):
         """The mailing trace a VERP token names, or (empty, why it is refused)."""
         Trace = self.env["mailing.trace"].sudo()
         if found.verp is None:
-            return Trace, self.env._("%s: no VERP address of this database", found.email or "?")
+            return Trace, fact("reason_no_verp", email=found.email or "?")
         trace = traces_by_id.get(found.verp.trace_id)
         if not trace:
-            return Trace, self.env._(
-                "VERP address names trace %s, which does not exist", found.verp.trace_id
-            )
+            return Trace, fact("reason_no_trace", trace=found.verp.trace_id)
         if not codec.verify(found.verp, trace.email or ""):
-            return Trace, self.env._(
-                "VERP address of trace %s has a bad signature (forged or damaged)",
-                found.verp.trace_id,
-            )
+            return Trace, fact("reason_bad_signature", trace=found.verp.trace_id)
         company = (
             trace.mass_mailing_id._civimail_company() if trace.mass_mailing_id
             else account.company_id
         )
         if company != account.company_id:
-            return Trace, self.env._(
-                "VERP address of trace %(trace)s belongs to %(company)s, not to the "
-                "account's company",
-                trace=trace.id,
-                company=company.name,
-            )
-        return trace, ""
+            return Trace, fact("reason_other_company", trace=trace.id, company=company.name)
+        return trace, None
 
     @api.model
     def _record_smtp_refusal(self, trace, account, smtp_code, smtp_message, stage=""):
@@ -142,7 +132,7 @@ class CivimailBounce(models.Model):
             self.env["civimail.bounce.pattern"]._pattern_set(),
         )
         found = BouncedRecipient(trace.email or "", kind, hard, status, diagnostic)
-        report = Report(kind="bounce", reason=self.env._("Refused by the SMTP server at send time"))
+        report = Report(kind="bounce", reason=fact("reason_smtp_refusal"))
         return self._record_many(account, [(report, found, trace)])
 
     @api.model
@@ -179,7 +169,7 @@ class CivimailBounce(models.Model):
                 "message_id": (report.message_id or "")[:998],
                 "company_id": account.company_id.id,
             })
-            trace.set_bounced(bounce_message=found.diagnostic or report.reason)
+            trace.set_bounced(bounce_message=found.diagnostic or render(self.env, report.reason))
         bounces = self.sudo().create(values)
         self._count_host_bounces(partners_by_email, emails)
         for email in set(bounces.filtered(lambda b: b.type_id.code == "complaint").mapped("email")):

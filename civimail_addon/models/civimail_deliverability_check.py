@@ -17,6 +17,7 @@ from ..engine.deliverability import (
 )
 from . import deliverability_messages
 from .civimail_job_log import DEFAULT_RETENTION_DAYS, RETENTION_PARAM
+from .stored_messages import fact
 
 NAMESERVERS_PARAM = "civimail_addon.dns_nameservers"
 TIMEOUT_PARAM = "civimail_addon.dns_timeout"
@@ -348,11 +349,7 @@ class CivimailDeliverabilityCheck(models.Model):
         return {
             "processed": len(lines),
             "failed": counts["error"],
-            "message": self.env._(
-                "%(count)s checks: %(ok)s OK, %(warning)s warnings, %(error)s errors, "
-                "%(unknown)s could not be checked.",
-                count=len(lines), **counts,
-            ),
+            "message": fact("deliverability_done", count=len(lines), **counts),
         }
 
     @api.model

@@ -13,6 +13,7 @@ from odoo.tools.mail import decode_message_header, email_split_and_format, email
 
 from ..engine.analyzer import analyze
 from ..engine.mailbox import IGNORED, PROCESSED
+from .stored_messages import fact, render
 
 _logger = logging.getLogger(__name__)
 
@@ -79,10 +80,8 @@ class CivimailInbound(models.AbstractModel):
                 emails[uid] = self._parse(raw)
             except Exception as error:  # a broken message is set aside, not fatal
                 _logger.info("CiviMail: unparseable message set aside", exc_info=True)
-                results[uid] = IGNORED, self.env._("unparseable"), self.env._(
-                    "The message could not be parsed (%(error_type)s): %(error)s",
-                    error_type=type(error).__name__,
-                    error=error,
+                results[uid] = IGNORED, "unparseable", fact(
+                    "reason_unparseable", error_type=type(error).__name__, error=str(error)
                 )
         own = self._own_addresses()
         sent_here = self._sent_by_this_database(emails)
@@ -176,32 +175,23 @@ class CivimailInbound(models.AbstractModel):
 
     @api.model
     def _refusal(self, parsed, sent_here, own):
-        """(label, reason) when the message is not to be filed, else None."""
+        """(result code, reason) when the message is not to be filed, else None."""
         report = analyze(parsed["raw"])
         senders = parsed["senders"]
         if report.kind in ("bounce", "complaint"):
-            refusal = self.env._("bounce"), report.reason
+            refusal = "bounce", report.reason
         elif report.kind == "autoreply":
-            refusal = self.env._("auto-reply"), report.reason
+            refusal = "auto_reply", report.reason
         elif parsed["message"].get_content_type() == "multipart/report":
             # RFC 6522 reports are machine-made: delivery (success or delay) and
             # read receipts, which concern a message, not a contact.
-            refusal = self.env._("report"), self.env._(
-                "A delivery or read report (multipart/report), not an email from a person."
-            )
+            refusal = "report", fact("reason_report")
         elif not senders:
-            refusal = self.env._("unparseable"), self.env._(
-                "The message has no sender address (From)."
-            )
+            refusal = "unparseable", fact("reason_no_sender")
         elif sent_here:
-            refusal = self.env._("sent by this database"), self.env._(
-                "This database sent this message (%s): it is already on its record.",
-                parsed["message_id"],
-            )
+            refusal = "sent_here", fact("reason_sent_here", message_id=parsed["message_id"])
         elif self._is_own(senders[0][1], own):
-            refusal = self.env._("loop"), self.env._(
-                "Sent from %s, an address of a CiviMail mail account.", senders[0][1]
-            )
+            refusal = "loop", fact("reason_loop", email=senders[0][1])
         else:
             refusal = None
         return refusal
@@ -298,15 +288,9 @@ class CivimailInbound(models.AbstractModel):
             elif account.activity_create_contacts:
                 to_create.append((address, name))
             elif matches[address]:
-                skipped[address] = self.env._(
-                    "%s: only a company has this address, and the account creates no "
-                    "contacts: skipped.", address
-                )
+                skipped[address] = fact("reason_skipped_company", email=address)
             else:
-                skipped[address] = self.env._(
-                    "%s: no contact has this address, and the account creates no contacts: "
-                    "skipped.", address
-                )
+                skipped[address] = fact("reason_skipped_no_contact", email=address)
         if to_create:
             created = Partner.with_context(mail_create_nosubscribe=True).create([
                 {"name": name or address.partition("@")[0], "email": address}
@@ -315,7 +299,7 @@ class CivimailInbound(models.AbstractModel):
             for (address, _name), partner in zip(to_create, created, strict=True):
                 contacts[address] = partner
         for line in skipped.values():
-            _logger.info("CiviMail account %s: %s", account.name, line)
+            _logger.info("CiviMail account %s: %s", account.name, render(self.env, line))
         return contacts, skipped
 
     @api.model
@@ -365,14 +349,12 @@ class CivimailInbound(models.AbstractModel):
             message_id = parsed["message_id"]
             lines = [skipped[a] for a in parsed["addresses"] if a in skipped]
             if not partners[uid]:
-                results[uid] = IGNORED, self.env._("no contact"), "\n".join(lines) or self.env._(
-                    "No address of the message other than the mail accounts' own."
-                )
+                results[uid] = IGNORED, "no_contact", lines or fact("reason_no_contact_address")
                 continue
             todo = partners[uid].filtered(lambda p, m=message_id: (m, p.id) not in filed)
             if not todo:
-                results[uid] = PROCESSED, self.env._("already filed"), self.env._(
-                    "Already filed on %s.", ", ".join(partners[uid].mapped("display_name"))
+                results[uid] = PROCESSED, "already_filed", fact(
+                    "reason_already_filed", names=", ".join(partners[uid].mapped("display_name"))
                 )
                 continue
             filed.update((message_id, partner.id) for partner in todo)
@@ -401,10 +383,9 @@ class CivimailInbound(models.AbstractModel):
                      record_alias_domain_id=alias_domains[partner.id].id)
                 for partner in todo
             )
-            results[uid] = PROCESSED, self.env._("filed"), "\n".join([
-                self.env._("Filed on %(names)s.", names=", ".join(todo.mapped("display_name"))),
-                *lines,
-            ])
+            results[uid] = PROCESSED, "filed", [
+                fact("reason_filed", names=", ".join(todo.mapped("display_name"))), *lines,
+            ]
         for user, values_list in filings.items():
             self._create_filings(user, activity_type, values_list)
         return results

@@ -7,6 +7,8 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from .stored_messages import FactError, fact, render
+
 _logger = logging.getLogger(__name__)
 
 # Every CiviMail job, by the name the scheduled actions and the command line
@@ -72,7 +74,14 @@ class CivimailJobLog(models.Model):
     )
     processed_count = fields.Integer(string="Processed", readonly=True)
     failed_count = fields.Integer(string="Failed", readonly=True)
-    message = fields.Text(readonly=True)
+    message_data = fields.Json(readonly=True)  # what the run said, as facts (stored_messages)
+    message = fields.Text(compute="_compute_message")
+
+    @api.depends("message_data")
+    @api.depends_context("lang")
+    def _compute_message(self):
+        for log in self:
+            log.message = render(self.env, log.message_data)
 
     @api.depends("job")
     def _compute_display_name(self):
@@ -144,14 +153,14 @@ class CivimailJobLog(models.Model):
                 _logger.warning("CiviMail job %s failed: %s", job, error.args[0])
             else:
                 _logger.exception("CiviMail job %s failed", job)
-            values = {"status": "error", "message": self._job_error_message(error)}
+            values = {"status": "error", "message_data": self._job_error_message(error)}
         else:
             result = result or {}
             values = {
                 "status": "warning" if result.get("failed") else "ok",
                 "processed_count": result.get("processed", 0),
                 "failed_count": result.get("failed", 0),
-                "message": result.get("message") or False,
+                "message_data": result.get("message") or False,
             }
         log.write(
             {
@@ -183,13 +192,12 @@ class CivimailJobLog(models.Model):
 
     @api.model
     def _job_error_message(self, error):
+        """What the log line says of a failure: a fact, or an explained error's own words."""
+        if isinstance(error, FactError):
+            return error.fact
         if isinstance(error, UserError):
             return error.args[0]
-        return self.env._(
-            "Unexpected error (%(error_type)s): %(error)s. The server log has the details.",
-            error_type=type(error).__name__,
-            error=error,
-        )
+        return fact("job_unexpected_error", error_type=type(error).__name__, error=str(error))
 
     @api.model
     def _job_housekeeping(self):
@@ -197,13 +205,7 @@ class CivimailJobLog(models.Model):
         parameters = self.env["ir.config_parameter"].sudo()
         days = int(parameters.get_param(RETENTION_PARAM, DEFAULT_RETENTION_DAYS))
         if days <= 0:
-            raise UserError(
-                self.env._(
-                    "The job log retention must be a positive number of days (setting "
-                    "“Keep job log lines”, currently %(days)s).",
-                    days=days,
-                )
-            )
+            raise FactError(self.env, "housekeeping_bad_retention", days=days)
         cutoff = fields.Datetime.now() - timedelta(days=days)
         old_lines = self.sudo().search([("date_start", "<", cutoff), ("status", "!=", "running")])
         count = len(old_lines)
@@ -211,11 +213,7 @@ class CivimailJobLog(models.Model):
         forgotten = self.env["civimail.processed.message"]._purge(days)
         return {
             "processed": count + forgotten,
-            "message": self.env._(
-                "%(count)s job log lines and %(forgotten)s processed messages older than "
-                "%(days)s days deleted.",
-                count=count,
-                forgotten=forgotten,
-                days=days,
+            "message": fact(
+                "housekeeping_done", count=count, forgotten=forgotten, days=days
             ),
         }

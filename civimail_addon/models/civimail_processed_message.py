@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 
 from .civimail_job_log import DEFAULT_RETENTION_DAYS
+from .stored_messages import render, render_result
 
 
 class CivimailProcessedMessage(models.Model):
@@ -26,15 +27,28 @@ class CivimailProcessedMessage(models.Model):
     message_id = fields.Char(string="Message-ID", readonly=True)
     subject = fields.Char(readonly=True)
     outcome = fields.Selection(
-        [("processed", "Processed"), ("ignored", "Ignored")], required=True, readonly=True,
+        [("processed", "Processed"), ("ignored", "Ignored")], string="Status", required=True,
+        readonly=True,
     )
-    label = fields.Char(string="Result", readonly=True, help="E.g. the bounce type.")
-    reason = fields.Text(readonly=True)
+    label = fields.Char(
+        string="Result code", readonly=True,
+        help="What became of the message, as a code: e.g. “filed”, or the bounce types.",
+    )
+    result = fields.Char(compute="_compute_texts", help="E.g. the bounce type.")
+    reason_data = fields.Json(readonly=True)
+    reason = fields.Text(compute="_compute_texts")
 
     _sql_constraints = [
         ("message_key_unique", "UNIQUE(account_id, message_key)",
          "A message is processed once per account."),
     ]
+
+    @api.depends("label", "reason_data")
+    @api.depends_context("lang")
+    def _compute_texts(self):
+        for message in self:
+            message.result = render_result(self.env, message.label)
+            message.reason = render(self.env, message.reason_data)
 
     @api.model
     def _purge(self, days=DEFAULT_RETENTION_DAYS):

@@ -33,6 +33,7 @@ from ..engine.sending import (
     list_unsubscribe,
     message_date,
 )
+from .stored_messages import fact
 
 _logger = logging.getLogger(__name__)
 
@@ -242,8 +243,7 @@ class MailingMailing(models.Model):
         """Job runner of "Send Scheduled Mailings": start due mailings, send their recipients."""
         mode = self._civimail_delivery_mode()
         if mode == "disabled":
-            return {"processed": 0, "message": self.env._(
-                "Delivery is disabled (setting “Delivery mode”): nothing was sent.")}
+            return {"processed": 0, "message": fact("send_disabled")}
         worker = _Worker(self.sudo(), mode)
         try:
             return worker.run(mailings)
@@ -440,19 +440,13 @@ class _Worker:
                 if not self.testing:
                     self.env.cr.rollback()
                 mailing.write({"civimail_message": error.args[0], "civimail_paused": True})
-                self.notes.append(f"{mailing.subject}: {error.args[0]}")
+                self.notes.append(fact(
+                    "send_mailing_stopped", mailing=mailing.subject, error=error.args[0]))
                 self.commit()
             self.finish(mailing)
         counts = self.counts
-        message = self.env._(
-            "%(sent)s sent, %(failed)s failed, %(bounced)s bounced, %(skipped)s skipped, "
-            "%(retry)s to retry.",
-            **counts,
-        )
-        if self.notes:
-            message += "\n" + "\n".join(self.notes)
         return {"processed": counts["sent"], "failed": counts["failed"] + len(self.notes),
-                "message": message}
+                "message": [fact("send_done", **counts), *self.notes]}
 
     def recover(self):
         """Put back in the queue the traces claimed by workers that died."""
@@ -508,7 +502,8 @@ class _Worker:
                 if not self.testing:
                     cr.rollback()
                 mailing.write({"state": "draft", "civimail_message": error.args[0]})
-                self.notes.append(f"{mailing.subject}: {error.args[0]}")
+                self.notes.append(fact(
+                    "send_mailing_stopped", mailing=mailing.subject, error=error.args[0]))
             self.commit()
 
     def wait_for_start(self, mailing):

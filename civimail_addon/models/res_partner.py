@@ -1,6 +1,10 @@
+import json
+
 from markupsafe import Markup
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError
+
+from .stored_messages import fact, render
 
 
 class ResPartner(models.Model):
@@ -15,7 +19,11 @@ class ResPartner(models.Model):
         "A CiviMail Manager can release it.",
     )
     email_hold_date = fields.Datetime(string="On hold since", readonly=True, copy=False)
-    email_hold_reason = fields.Char(string="Hold reason", readonly=True, copy=False)
+    email_hold_data = fields.Json(readonly=True, copy=False)
+    email_hold_reason = fields.Char(
+        string="Hold reason", compute="_compute_email_hold_reason",
+        help="Why the email is on hold, in the reader's language.",
+    )
     civimail_bounce_ids = fields.Many2many(
         "civimail.bounce", string="Bounces", compute="_compute_civimail_bounces",
     )
@@ -32,33 +40,45 @@ class ResPartner(models.Model):
             partner.civimail_bounce_ids = own
             partner.civimail_bounce_count = len(own)
 
+    @api.depends("email_hold_data")
+    @api.depends_context("lang")
+    def _compute_email_hold_reason(self):
+        for partner in self:
+            partner.email_hold_reason = render(self.env, partner.email_hold_data) or False
+
     def _civimail_put_on_hold(self, holds):
         """Hold these contacts' email; ``holds`` maps each contact to the
         (bounce type, count, last diagnostic) that reached the type's threshold."""
         reasons = {
-            partner: self.env._(
-                "%(count)s bounces of type “%(type)s” (threshold %(threshold)s)",
-                count=count,
-                type=bounce_type.name,
-                threshold=bounce_type.hold_threshold,
+            partner: (
+                fact("hold_reason_one", type={"result": bounce_type.code}) if count == 1
+                else fact("hold_reason", count=count, type={"result": bounce_type.code},
+                          threshold=bounce_type.hold_threshold)
             )
             for partner, (bounce_type, count, _diagnostic) in holds.items()
         }
         now = fields.Datetime.now()
-        for reason in set(reasons.values()):
-            self.filtered(lambda p, r=reason: reasons[p] == r).write({
-                "email_on_hold": True, "email_hold_date": now, "email_hold_reason": reason,
+        for partners in self.grouped(lambda p: json.dumps(reasons[p], sort_keys=True)).values():
+            partners.write({
+                "email_on_hold": True, "email_hold_date": now,
+                "email_hold_data": reasons[partners[0]],
             })
-        # A note per contact, without notifying followers: as cheap as the host's own logs.
+        # A note per contact in the contact's language, without notifying followers:
+        # as cheap as the host's own logs.
         self._message_log_batch(bodies={
-            partner.id: Markup("<p>%s</p>") % self.env._(
+            partner.id: Markup("<p>%s</p>") % partner._civimail_in_own_language()._(
                 "Email %(email)s put on hold: %(reason)s. Last diagnostic: %(diagnostic)s",
                 email=partner.email_normalized,
-                reason=reasons[partner],
+                reason=render(partner._civimail_in_own_language(), reasons[partner]),
                 diagnostic=holds[partner][2] or "-",
             )
             for partner in self
         })
+
+    def _civimail_in_own_language(self):
+        """The environment in which notes about this contact are worded, as the host does."""
+        self.ensure_one()
+        return self.with_context(lang=self.lang or self.env.lang).env
 
     def action_civimail_release_hold(self):
         """Release the email of these contacts: mailings reach it again."""
@@ -74,9 +94,9 @@ class ResPartner(models.Model):
         ]).write({"released": True})
         partners._message_reset_bounce(False)
         partners.write({"email_on_hold": False, "email_hold_date": False,
-                        "email_hold_reason": False})
+                        "email_hold_data": False})
         partners._message_log_batch(bodies={
-            partner.id: Markup("<p>%s</p>") % self.env._(
+            partner.id: Markup("<p>%s</p>") % partner._civimail_in_own_language()._(
                 "Email %(email)s released from hold by %(user)s.",
                 email=partner.email_normalized or partner.email,
                 user=self.env.user.name,

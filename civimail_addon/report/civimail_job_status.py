@@ -41,7 +41,7 @@ class CivimailJobStatus(models.Model):
     user_id = fields.Many2one("res.users", string="Run by", readonly=True)
     processed_count = fields.Integer(string="Processed", readonly=True)
     failed_count = fields.Integer(string="Failed", readonly=True)
-    message = fields.Text(readonly=True)
+    message = fields.Text(related="log_id.message")
     scheduled = fields.Boolean(
         readonly=True, help="Its scheduled action is active: the job runs by itself."
     )
@@ -67,7 +67,6 @@ class CivimailJobStatus(models.Model):
                        latest.user_id AS user_id,
                        latest.processed_count AS processed_count,
                        latest.failed_count AS failed_count,
-                       latest.message AS message,
                        COALESCE(cron.active, FALSE) AS scheduled,
                        CASE WHEN cron.active THEN cron.nextcall END AS next_run
                   FROM res_company company

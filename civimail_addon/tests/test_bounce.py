@@ -7,6 +7,7 @@ from odoo.tests import tagged
 
 from ..engine.analyzer import analyze
 from ..engine.mailbox import PROCESSED
+from ..models.stored_messages import render
 from .common import CivimailMailCase, corpus_dir, make_dsn
 
 # A DSN status (RFC 3463) and diagnostic for each type, as mail servers word them.
@@ -40,7 +41,10 @@ class TestBounceProcessing(CivimailMailCase):
         cls.types = cls.env["civimail.bounce.type"]._by_code()
 
     def process(self, raw):
-        return self.Bounce._process_bounce_messages(self.account, {"uid": raw})["uid"]
+        """(outcome, result code, reason in words) of one message."""
+        outcome, label, reason = self.Bounce._process_bounce_messages(
+            self.account, {"uid": raw})["uid"]
+        return outcome, label, render(self.env, reason)
 
     def bounce_of(self, trace, **kwargs):
         verp = self.account._verp_codec().build(trace.id, trace.email)
@@ -110,7 +114,7 @@ class TestBounceProcessing(CivimailMailCase):
     def test_non_bounce_and_mail_without_verp_are_ignored(self):
         outcome, label, _reason = self.process(
             b"From: a@example.net\r\nSubject: Hi\r\n\r\nHello\r\n")
-        self.assertEqual((outcome, label), ("ignored", "not a bounce"))
+        self.assertEqual((outcome, label), ("ignored", "not_bounce"))
         outcome, _label, reason = self.process(
             make_dsn("someone@example.org", "ada@example.com"))
         self.assertEqual(outcome, "ignored")
@@ -228,8 +232,8 @@ class TestBounceProcessing(CivimailMailCase):
                                           trace.email, status=status, diagnostic=diagnostic))
         log = self.env["civimail.job.log"]._run_job("fetch_bounces", records=account)
         self.assertEqual(log.processed_count, 2)
-        self.assertIn("invalid 1", log.message)
-        self.assertIn("quota 1", log.message)
+        self.assertIn("Invalid 1", log.message)
+        self.assertIn("Quota 1", log.message)
 
     # -- patterns -------------------------------------------------------------------------
     def test_patterns_are_seeded_and_validated(self):

@@ -6,6 +6,7 @@ from odoo import fields
 from odoo.tests import HttpCase, tagged
 
 from ..engine.verp import VerpCodec
+from ..models.stored_messages import fact
 from .common import make_dsn
 
 
@@ -76,7 +77,7 @@ class TestTour(HttpCase):
         self.env["res.partner"].create({
             "name": "Dashboard Held", "email": "held@bounce.example", "email_on_hold": True,
             "email_hold_date": fields.Datetime.now(),
-            "email_hold_reason": "1 bounces of type “Invalid” (threshold 1)",
+            "email_hold_data": fact("hold_reason_one", type={"result": "invalid"}),
         })
         self.env["civimail.deliverability.check"].create({
             "check": "dmarc", "subject": "dashboard.example", "status": "error",
@@ -85,6 +86,6 @@ class TestTour(HttpCase):
         })
         self.env["civimail.job.log"].create({
             "job": "fetch_bounces", "date_start": fields.Datetime.now(), "status": "error",
-            "message": "Dashboard failure: the mailbox cannot be read.",
+            "message_data": "Dashboard failure: the mailbox cannot be read.",
         })
         self.start_tour("/odoo", "civimail_dashboard_tour", login="admin")
