@@ -1,9 +1,12 @@
+import importlib.util
 from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
+from odoo.tools import SQL
+from odoo.tools.misc import file_path
 
 from .common import CivimailCase
 
@@ -99,3 +102,42 @@ class TestJobLog(CivimailCase):
         action = self.cron.action_open_civimail_job_logs()
         self.assertEqual(self.JobLog.search_count(action["domain"]), count)
         self.assertGreaterEqual(count, 2)
+
+    def test_rows_written_before_facts_keep_their_words(self):
+        """The upgrade to stored facts keeps what older rows said, and gives results codes."""
+        spec = importlib.util.spec_from_file_location(
+            "civimail_post_migrate",
+            file_path("civimail_addon/migrations/18.0.1.1.0/post-migrate.py"),
+        )
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        cr = self.env.cr
+        for table, old, _new in migration.MOVED_TEXTS:  # the columns of the older version
+            cr.execute(SQL("ALTER TABLE %s ADD COLUMN %s TEXT", SQL.identifier(table),
+                           SQL.identifier(old)))
+        line = self._old_line(1)
+        account = self.env["civimail.mail.account"].create({
+            "name": "Old", "usage": "bounce", "protocol": "maildir", "path": "/nonexistent",
+            "local_part": "return+", "email_domain": "example.org",
+        })
+        processed = self.env["civimail.processed.message"].create({
+            "account_id": account.id, "message_key": "<old@x>", "outcome": "ignored",
+        })
+        partner = self.env["res.partner"].create({"name": "Held", "email_on_hold": True})
+        self.env.flush_all()
+        cr.execute("UPDATE civimail_job_log SET message = '3 job log lines deleted.' "
+                   "WHERE id = %s", [line.id])
+        cr.execute("UPDATE civimail_processed_message SET reason = 'no delivery status', "
+                   "label = 'not a bounce' WHERE id = %s", [processed.id])
+        cr.execute("UPDATE res_partner SET email_hold_reason = '3 bounces of type Dns' "
+                   "WHERE id = %s", [partner.id])
+        migration.migrate(cr, "18.0.1.0.0")
+        self.env.invalidate_all()
+        self.assertEqual(line.message, "3 job log lines deleted.")
+        self.assertEqual(processed.reason, "no delivery status")
+        self.assertEqual(processed.label, "not_bounce")
+        self.assertEqual(processed.with_context(lang="en_US").result, "not a bounce")
+        self.assertEqual(partner.email_hold_reason, "3 bounces of type Dns")
+        cr.execute("SELECT 1 FROM information_schema.columns WHERE table_name = "
+                   "'civimail_job_log' AND column_name = 'message'")
+        self.assertFalse(cr.fetchall(), "the old column is gone once copied")
