@@ -57,6 +57,13 @@
         "See the README for the admin guide."
     ),
     "assets": {
+        "web.assets_backend": [
+            "civimail_addon/static/src/fields/*.js",
+        ],
+        # The host's graph view is loaded when first needed, and ours with it.
+        "web.assets_backend_lazy": [
+            "civimail_addon/static/src/views/*.js",
+        ],
         "web.assets_tests": [
             "civimail_addon/static/tests/tours/*.js",
         ],

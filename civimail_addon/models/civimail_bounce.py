@@ -254,9 +254,15 @@ class CivimailBounce(models.Model):
 
     @api.model
     def _emails_on_hold(self, emails):
-        """The emails among ``emails`` (normalized) whose bounces put them on hold.
+        """The emails among ``emails`` (normalized) on hold: by their bounces, or by hand.
 
         Derived from the bounces themselves, so an email on hold is skipped
-        whether it belongs to a contact, a mailing list contact or no one.
+        whether it belongs to a contact, a mailing list contact or no one; a
+        contact's email put on hold by a manager is skipped too.
         """
-        return set(self._hold_counts(set(emails)))
+        emails = set(emails)
+        held = self.env["res.partner"].sudo().search_fetch(
+            [("email_normalized", "in", list(emails)), ("email_on_hold", "=", True)],
+            ["email_normalized"],
+        ) if emails else self.env["res.partner"]
+        return set(self._hold_counts(emails)) | set(held.mapped("email_normalized"))

@@ -102,7 +102,7 @@ class CivimailInbound(models.AbstractModel):
                         names[address] = name
         contacts, skipped = self._contacts(account, names)
         users = self._sender_users({parsed["senders"][0][1] for parsed in emails.values()})
-        results.update(self._file(emails, contacts, skipped, users))
+        results.update(self._file(emails, contacts, skipped, users, account))
         return {uid: results[uid] for uid in raws}
 
     # ------------------------------------------------------------------
@@ -129,6 +129,8 @@ class CivimailInbound(models.AbstractModel):
             "email_from": next(iter(email_split_and_format(
                 decode_message_header(message, "From", separator=","))), False),
             "date": self._date(message),
+            "to": decode_message_header(message, "To", separator=", ") or "",
+            "cc": decode_message_header(message, "Cc", separator=", ") or "",
         }
         parsed.update(self.env["mail.thread"]._message_parse_extract_payload(message, {}))
         return parsed
@@ -317,7 +319,7 @@ class CivimailInbound(models.AbstractModel):
     # Filing
     # ------------------------------------------------------------------
     @api.model
-    def _file(self, emails, contacts, skipped, users):
+    def _file(self, emails, contacts, skipped, users, account):
         """File ``emails`` ({uid: parsed}) on their contacts: {uid: (outcome, label, reason)}.
 
         Each email is filed once per contact, by Message-ID, whichever batch
@@ -379,6 +381,7 @@ class CivimailInbound(models.AbstractModel):
                 values["date"] = parsed["date"]
             filings[user].extend(
                 dict(values, res_id=partner.id, record_name=partner.display_name,
+                     body=self._filed_body(partner, account, parsed, values["body"]),
                      record_company_id=companies[partner.id].id,
                      record_alias_domain_id=alias_domains[partner.id].id)
                 for partner in todo
@@ -404,6 +407,19 @@ class CivimailInbound(models.AbstractModel):
         poster = (partner.with_user(user) if user else partner).sudo()
         values = poster._process_attachments_for_post(parsed["attachments"], [], {"body": body})
         return {"body": values.get("body", body), "attachment_ids": values["attachment_ids"]}
+
+    @api.model
+    def _filed_body(self, partner, account, parsed, body):
+        """The email's body under a line saying where it was filed from and whom it was to,
+        in the contact's language: a filed email is not one the contact's chatter received."""
+        env = partner._civimail_in_own_language()
+        lines = [env._("Filed from the mail account “%(account)s”.", account=account.name)]
+        if parsed["to"]:
+            lines.append(env._("To: %(addresses)s", addresses=parsed["to"]))
+        if parsed["cc"]:
+            lines.append(env._("Cc: %(addresses)s", addresses=parsed["cc"]))
+        header = Markup('<p class="text-muted small">%s</p>') % Markup("<br/>").join(lines)
+        return header + body
 
     @api.model
     def _create_filings(self, user, activity_type, values_list):

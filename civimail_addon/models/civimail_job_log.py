@@ -6,10 +6,12 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import LazyTranslate
 
 from .stored_messages import FactError, fact, render
 
 _logger = logging.getLogger(__name__)
+_lt = LazyTranslate(__name__)
 
 # Every CiviMail job, by the name the scheduled actions and the command line
 # use (`civimail run-job <name>`).
@@ -19,6 +21,39 @@ JOBS = [
     ("housekeeping", "Housekeeping"),
     ("send_mailings", "Send Scheduled Mailings"),
     ("check_deliverability", "Check Deliverability"),
+]
+
+#: What each job does, as its scheduled job shows it.
+JOB_DESCRIPTIONS = {
+    "fetch_bounces": _lt(
+        "Reads the bounce accounts: records each bounce with its type on the mailing trace "
+        "and the contact, and puts emails on hold at their type's threshold."),
+    "process_inbound": _lt(
+        "Reads the Email-to-activity accounts and files each email on the contacts it "
+        "names, as an activity."),
+    "housekeeping": _lt(
+        "Deletes job log lines and processed messages older than the retention setting."),
+    "send_mailings": _lt(
+        "Starts the email mailings that are due and sends their messages with VERP return "
+        "addresses, within each outgoing server's limits."),
+    "check_deliverability": _lt(
+        "Checks SPF, DKIM, DMARC, MX, reverse DNS and blocklists of the sending servers and "
+        "domains; tells CiviMail Managers when a check turns to error."),
+}
+
+RUN_STATUSES = [
+    ("running", "Running"),
+    ("ok", "OK"),
+    ("warning", "Warning"),
+    ("error", "Error"),
+]
+
+#: How a run was started.
+ORIGINS = [
+    ("cron", "Schedule"),
+    ("manual", "Manual"),
+    ("button", "Button"),
+    ("cli", "Command line"),
 ]
 
 RETENTION_PARAM = "civimail_addon.job_log_retention_days"
@@ -42,11 +77,8 @@ class CivimailJobLog(models.Model):
 
     job = fields.Selection(JOBS, required=True, readonly=True, index=True)
     origin = fields.Selection(
-        [
-            ("cron", "Scheduled action"),
-            ("button", "Button"),
-            ("cli", "Command line"),
-        ],
+        ORIGINS,
+        string="Started by",
         required=True,
         readonly=True,
         default="cron",
@@ -61,12 +93,7 @@ class CivimailJobLog(models.Model):
     date_end = fields.Datetime(string="End", readonly=True)
     duration = fields.Float(string="Duration (s)", digits=(16, 2), readonly=True)
     status = fields.Selection(
-        [
-            ("running", "Running"),
-            ("ok", "OK"),
-            ("warning", "Warning"),
-            ("error", "Error"),
-        ],
+        RUN_STATUSES,
         required=True,
         readonly=True,
         default="running",
@@ -134,7 +161,8 @@ class CivimailJobLog(models.Model):
             {
                 "job": job,
                 "origin": origin,
-                "user_id": self.env.uid,
+                # A scheduled job run by hand runs as its user: the log names who pressed.
+                "user_id": self.env.context.get("civimail_started_by") or self.env.uid,
                 "company_id": records.company_id[:1].id
                 if records is not None and "company_id" in records
                 else False,

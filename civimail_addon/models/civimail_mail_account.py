@@ -1,9 +1,11 @@
+import base64
+import email.utils
 import hashlib
 import logging
 import secrets
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import timedelta, timezone
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
@@ -390,7 +392,8 @@ class CivimailMailAccount(models.Model):
         else:
             status, result = "ok", [
                 *(f"✓ {step}" for step in report.steps),
-                fact("test_ok", count=report.message_count, folder=report.folder),
+                fact("test_ok_one", folder=report.folder) if report.message_count == 1
+                else fact("test_ok", count=report.message_count, folder=report.folder),
             ]
         self.sudo().write({
             "last_test_date": fields.Datetime.now(),
@@ -509,6 +512,9 @@ class CivimailMailAccount(models.Model):
                 "message_key": key,
                 "message_id": self._header(headers[message.uid], "Message-ID"),
                 "subject": self._header(headers[message.uid], "Subject"),
+                "email_from": self._header(headers[message.uid], "From"),
+                "message_date": self._header_date(headers[message.uid]),
+                "raw_message": message.raw and base64.b64encode(message.raw),
                 "outcome": results[message.uid][0],
                 "label": results[message.uid][1],
                 "reason_data": results[message.uid][2],
@@ -596,6 +602,17 @@ class CivimailMailAccount(models.Model):
         except Exception:  # noqa: BLE001 - one broken header is as good as none
             value = ""
         return " ".join(str(value or "").split())[:998]
+
+    @api.model
+    def _header_date(self, headers):
+        """The Date header as a naive UTC datetime, or False when missing or malformed."""
+        try:
+            date = email.utils.parsedate_to_datetime(self._header(headers, "Date"))
+        except (TypeError, ValueError, IndexError):
+            return False
+        if date.tzinfo is not None:
+            date = date.astimezone(timezone.utc).replace(tzinfo=None)
+        return date
 
     @api.model
     def _message_key(self, message, headers):

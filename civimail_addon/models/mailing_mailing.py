@@ -79,9 +79,11 @@ class MailingMailing(models.Model):
     )
     civimail_total = fields.Integer(string="Recipients", compute="_compute_civimail_counts")
     civimail_done = fields.Integer(string="Processed", compute="_compute_civimail_counts")
-    civimail_sent = fields.Integer(string="Sent", compute="_compute_civimail_counts")
-    civimail_failed = fields.Integer(string="Failed", compute="_compute_civimail_counts")
-    civimail_bounced = fields.Integer(string="Bounced", compute="_compute_civimail_counts")
+    civimail_sent = fields.Integer(string="Sent (CiviMail)", compute="_compute_civimail_counts")
+    civimail_failed = fields.Integer(string="Failed (CiviMail)", compute="_compute_civimail_counts")
+    civimail_bounced = fields.Integer(
+        string="Bounced (CiviMail)", compute="_compute_civimail_counts"
+    )
     civimail_skipped = fields.Integer(string="Skipped", compute="_compute_civimail_counts")
     civimail_progress = fields.Float(string="Progress", compute="_compute_civimail_counts")
 

@@ -20,6 +20,10 @@ class ResPartner(models.Model):
     )
     email_hold_date = fields.Datetime(string="On hold since", readonly=True, copy=False)
     email_hold_data = fields.Json(readonly=True, copy=False)
+    email_hold_type_id = fields.Many2one(
+        "civimail.bounce.type", string="Held for", readonly=True, copy=False,
+        index="btree_not_null", help="The bounce type that put the email on hold.",
+    )
     email_hold_reason = fields.Char(
         string="Hold reason", compute="_compute_email_hold_reason",
         help="Why the email is on hold, in the reader's language.",
@@ -62,6 +66,7 @@ class ResPartner(models.Model):
             partners.write({
                 "email_on_hold": True, "email_hold_date": now,
                 "email_hold_data": reasons[partners[0]],
+                "email_hold_type_id": holds[partners[0]][0].id,
             })
         # A note per contact in the contact's language, without notifying followers:
         # as cheap as the host's own logs.
@@ -80,6 +85,24 @@ class ResPartner(models.Model):
         self.ensure_one()
         return self.with_context(lang=self.lang or self.env.lang).env
 
+    def action_civimail_put_on_hold(self):
+        """Put the email of these contacts on hold by hand, as CiviCRM allows."""
+        if not self.env.user.has_group("civimail_addon.group_civimail_manager"):
+            raise AccessError(self.env._("Only CiviMail Managers can put an email on hold."))
+        partners = self.sudo().filtered(lambda p: p.email_normalized and not p.email_on_hold)
+        reason = fact("hold_manual", user=self.env.user.name)
+        partners.write({"email_on_hold": True, "email_hold_date": fields.Datetime.now(),
+                        "email_hold_data": reason})
+        partners._message_log_batch(bodies={
+            partner.id: Markup("<p>%s</p>") % partner._civimail_in_own_language()._(
+                "Email %(email)s put on hold by %(user)s.",
+                email=partner.email_normalized,
+                user=self.env.user.name,
+            )
+            for partner in partners
+        })
+        return True
+
     def action_civimail_release_hold(self):
         """Release the email of these contacts: mailings reach it again."""
         if not self.env.user.has_group("civimail_addon.group_civimail_manager"):
@@ -94,7 +117,7 @@ class ResPartner(models.Model):
         ]).write({"released": True})
         partners._message_reset_bounce(False)
         partners.write({"email_on_hold": False, "email_hold_date": False,
-                        "email_hold_data": False})
+                        "email_hold_data": False, "email_hold_type_id": False})
         partners._message_log_batch(bodies={
             partner.id: Markup("<p>%s</p>") % partner._civimail_in_own_language()._(
                 "Email %(email)s released from hold by %(user)s.",

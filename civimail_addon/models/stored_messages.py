@@ -81,6 +81,7 @@ MESSAGES = {
     "hold_manual": _lt("put on hold by %(user)s"),
     # -- connection tests -------------------------------------------------------------
     "test_ok": _lt("%(count)s messages waiting in %(folder)s."),
+    "test_ok_one": _lt("1 message waiting in %(folder)s."),
 }
 
 #: Results of a processed message, by the code stored in its ``label``. A label

@@ -1,7 +1,7 @@
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
-from ..models.civimail_job_log import JOBS
+from ..models.civimail_job_log import JOBS, ORIGINS
 
 STATUSES = [
     ("never", "Never run"),
@@ -34,10 +34,7 @@ class CivimailJobStatus(models.Model):
     date_start = fields.Datetime(string="Last run", readonly=True)
     date_end = fields.Datetime(string="End", readonly=True)
     duration = fields.Float(string="Duration (s)", digits=(16, 2), readonly=True)
-    origin = fields.Selection(
-        [("cron", "Scheduled action"), ("button", "Button"), ("cli", "Command line")],
-        readonly=True,
-    )
+    origin = fields.Selection(ORIGINS, string="Started by", readonly=True)
     user_id = fields.Many2one("res.users", string="Run by", readonly=True)
     processed_count = fields.Integer(string="Processed", readonly=True)
     failed_count = fields.Integer(string="Failed", readonly=True)

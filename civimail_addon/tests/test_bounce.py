@@ -258,3 +258,17 @@ class TestBounceProcessing(CivimailMailCase):
             bounce.with_user(self.user_civimail).unlink()
         with self.assertRaises(AccessError):
             self.Bounce.with_user(self.user_internal).search([])
+
+    def test_a_manager_puts_an_email_on_hold_by_hand(self):
+        """As in CiviCRM, an email can be held by hand; mailings then skip it."""
+        with self.assertRaises(AccessError):
+            self.partner.with_user(self.user_civimail).action_civimail_put_on_hold()
+        self.partner.with_user(self.user_manager).action_civimail_put_on_hold()
+        self.assertTrue(self.partner.email_on_hold)
+        self.assertEqual(self.partner.with_context(lang="en_US").email_hold_reason,
+                         f"put on hold by {self.user_manager.name}")
+        self.assertIn(f"put on hold by {self.user_manager.name}.", self.partner.message_ids[0].body)
+        self.assertEqual(self.Bounce._emails_on_hold({"ada@example.com", "x@y.z"}),
+                         {"ada@example.com"}, "mailings skip it though it never bounced")
+        self.partner.with_user(self.user_manager).action_civimail_release_hold()
+        self.assertFalse(self.Bounce._emails_on_hold({"ada@example.com"}))

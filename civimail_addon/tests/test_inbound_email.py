@@ -100,6 +100,9 @@ class TestInboundEmail(CivimailMailCase):
         self.assertEqual(len(message), 1)
         self.assertEqual(message.subject, "Your membership")
         self.assertIn("Welcome aboard, Ada.", str(message.body))
+        self.assertIn(f"Filed from the mail account “{account.name}”.", str(message.body))
+        self.assertIn("To: Ada Lovelace &lt;ada@example.com&gt;", str(message.body),
+                      "a filed email says whom it was to, unlike an email the chatter got")
         self.assertEqual(message.mail_activity_type_id, self.email_type,
                          "filed as a done Email activity")
         self.assertEqual(message.author_id, self.staff.partner_id, "the sending user is the author")

@@ -3,7 +3,7 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import fields
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import SQL
 from odoo.tools.misc import file_path
@@ -27,15 +27,44 @@ class TestJobLog(CivimailCase):
         })
 
     def test_run_manually_writes_one_line(self):
-        """"Run Manually" on the scheduled action runs the job and logs it once."""
+        """"Run Manually" on the scheduled action runs the job and logs it once, as manual."""
         before = self.JobLog.search_count([])
-        self.cron.method_direct_trigger()
+        admin = self.env.ref("base.user_admin")
+        self.cron.with_user(admin).method_direct_trigger()
         logs = self.JobLog.search([], order="id desc")
         self.assertEqual(len(logs), before + 1)
         log = logs[0]
-        self.assertEqual((log.job, log.origin, log.status), ("housekeeping", "cron", "ok"))
+        self.assertEqual((log.job, log.origin, log.status), ("housekeeping", "manual", "ok"))
+        self.assertEqual(log.user_id, admin, "the log names who pressed, not the job's user")
         self.assertTrue(log.date_end >= log.date_start)
         self.assertGreaterEqual(log.duration, 0)
+
+    def test_the_schedule_logs_its_runs_as_scheduled(self):
+        self.cron.ir_actions_server_id.run()
+        log = self.JobLog.search([], limit=1)
+        self.assertEqual((log.job, log.origin), ("housekeeping", "cron"))
+
+    def test_run_now_opens_the_line_of_its_run(self):
+        """The Scheduled Jobs screen: Run now, then the line of that run; last run shown."""
+        admin = self.env.ref("base.user_admin")
+        action = self.cron.with_user(admin).action_civimail_run_now()
+        log = self.JobLog.browse(action["res_id"])
+        self.assertEqual((action["res_model"], log.job, log.origin, log.user_id),
+                         ("civimail.job.log", "housekeeping", "manual", admin))
+        self.cron.invalidate_recordset()
+        self.assertEqual(self.cron.civimail_last_log_id, log)
+        self.assertEqual((self.cron.civimail_last_run, self.cron.civimail_last_status),
+                         (log.date_start, "ok"))
+        self.assertIn("job log lines",
+                      self.cron.with_context(lang="en_US").civimail_description)
+
+    def test_only_administrators_run_a_scheduled_job(self):
+        user = self.env["res.users"].create({
+            "name": "Marketing", "login": "marketing_run_now",
+            "groups_id": [(6, 0, [self.env.ref("civimail_addon.group_civimail_manager").id])],
+        })
+        with self.assertRaises(AccessError):
+            self.cron.with_user(user).action_civimail_run_now()
 
     def test_housekeeping_deletes_lines_older_than_retention(self):
         self.env["ir.config_parameter"].set_param("civimail_addon.job_log_retention_days", 30)
