@@ -228,6 +228,10 @@ class CivimailDeliverabilityCheck(models.Model):
         servers = MailServer.search([]) if full else servers.sudo()
         checker = self._checker()
         by_ip, problems = self._sending_ips(servers, checker.resolver)
+        if full and not servers:
+            # The IP checks have nothing to look at: say so rather than show nothing.
+            problems.append((servers, UNKNOWN, "no_server",
+                             {"subject": "-", "value": "", "server": ""}))
         domains = self._from_domains(company)
         bounce = self._bounce_domain(company)
         english = self.env(context={**self.env.context, "lang": "en_US"})

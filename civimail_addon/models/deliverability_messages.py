@@ -289,6 +289,12 @@ TEMPLATES = {
             _lt("Enter the public IP address the server sends from in the Sending IP field of "
                 "the outgoing server {server}."),
         ),
+        "no_server": (
+            _lt("No outgoing mail server is configured, so the SPF, reverse DNS and blocklist "
+                "checks of the sending IP were not run."),
+            _lt("Add the outgoing server your mail leaves through (Settings > Technical > "
+                "Outgoing Mail Servers) and give its Sending IP."),
+        ),
     },
 }
 

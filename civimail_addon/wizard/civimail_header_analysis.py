@@ -82,7 +82,32 @@ class CivimailHeaderAnalysis(models.TransientModel):
                 lines.append(self.env._(
                     "%(method)s: %(result)s (%(reporter)s).", method=method.upper(),
                     result=verdict.result, reporter=verdict.reporter or verdict.source))
+        lines.extend(self._alignment_notes(report))
         return "\n".join(lines)
+
+    def _alignment_notes(self, report):
+        """Why DMARC failed though DKIM passed: the signature is another domain's."""
+        dmarc, dkim = report.verdict("dmarc"), report.verdict("dkim")
+        if not (dmarc and dkim and dmarc.result == "fail" and dkim.result == "pass"):
+            return []
+        from_domain = dmarc.details.get("header.from", "").lower().rstrip(".")
+        signer = dkim.details.get("header.d", dkim.details.get("header.i", "")).lower()
+        signer = signer.rpartition("@")[2].rstrip(".")
+        if not from_domain or not signer or _aligned(signer, from_domain):
+            return []
+        return [self.env._(
+            "DKIM passed for %(signer)s, which is not the From domain %(from_domain)s nor "
+            "under it: DMARC only counts a signature of the From domain (relaxed alignment "
+            "accepts its subdomains). Have your server or provider sign with d=%(from_domain)s.",
+            signer=signer, from_domain=from_domain,
+        )]
+
+
+def _aligned(domain, from_domain):
+    """Relaxed DMARC alignment, approximated without the public suffix list: one domain
+    is the other or under it."""
+    return (domain == from_domain or domain.endswith("." + from_domain)
+            or from_domain.endswith("." + domain))
 
 
 def _utc_naive(stamp):
