@@ -14,7 +14,7 @@ CHART_COLORS = {
     "quota": "#2980b9",
     "spam": "#d35400",
     "syntax": "#7f8c8d",
-    "loop": "#34495e",
+    "loop": "#a0522d",
     "away": "#27ae60",
     "complaint": "#e84393",
     "blocked": "#2c3e50",
