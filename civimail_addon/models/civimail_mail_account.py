@@ -391,7 +391,7 @@ class CivimailMailAccount(models.Model):
             status, result = "error", str(error)
         else:
             status, result = "ok", [
-                *(f"✓ {step}" for step in report.steps),
+                *(fact(f"step_{step.key}", **step.values) for step in report.steps),
                 fact("test_ok_one", folder=report.folder) if report.message_count == 1
                 else fact("test_ok", count=report.message_count, folder=report.folder),
             ]

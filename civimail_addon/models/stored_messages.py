@@ -80,6 +80,15 @@ MESSAGES = {
     "hold_reason_one": _lt("1 bounce of type “%(type)s” (threshold 1)"),
     "hold_manual": _lt("put on hold by %(user)s"),
     # -- connection tests -------------------------------------------------------------
+    # Steps of a connection test: copies of the engine's STEP_TEXTS (mailbox/base.py).
+    "step_resolved": _lt("✓ resolved %(host)s to %(addresses)s"),
+    "step_connected": _lt("✓ connected to %(ip)s port %(port)s"),
+    "step_tls": _lt("✓ %(how)s negotiated (%(version)s)"),
+    "step_tls_unverified": _lt("✓ %(how)s negotiated (%(version)s, certificate not verified)"),
+    "step_logged_in": _lt("✓ logged in as %(user)s"),
+    "step_opened_folder": _lt("✓ opened %(folder)s (hierarchy separator %(separator)s)"),
+    "step_opened_path": _lt("✓ opened the %(kind)s %(path)s"),
+    "step_no_uidl": _lt("✓ the server has no UIDL: message numbers serve as ids"),
     "test_ok": _lt("%(count)s messages waiting in %(folder)s."),
     "test_ok_one": _lt("1 message waiting in %(folder)s."),
 }

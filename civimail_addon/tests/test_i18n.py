@@ -5,7 +5,8 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools.misc import file_path
 from odoo.tools.translate import TranslationModuleReader
 
-from ..models.stored_messages import fact
+from ..engine.mailbox.base import STEP_TEXTS, Step
+from ..models.stored_messages import MESSAGES, fact
 
 PLACEHOLDER = re.compile(r"%\(\w+\)s|%s|%d|\{\w*\}")
 
@@ -37,6 +38,13 @@ class TestFrenchTranslation(TransactionCase):
                 sorted(PLACEHOLDER.findall(msgid)), sorted(PLACEHOLDER.findall(msgstr)),
                 f"placeholders differ between {msgid!r} and its translation {msgstr!r}",
             )
+
+    def test_connection_steps_are_the_engines_words(self):
+        """The translatable copies of the mailbox engine's steps say what the engine says."""
+        for key, english in STEP_TEXTS.items():
+            values = {name: f"<{name}>" for name in re.findall(r"\{(\w+)\}", english)}
+            copy = MESSAGES[f"step_{key}"]._translate("en_US")
+            self.assertEqual(copy % values, "✓ " + Step(key, **values), key)
 
     def _load_french(self):
         self.env["res.lang"]._activate_lang("fr_FR")

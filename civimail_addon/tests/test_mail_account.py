@@ -73,6 +73,11 @@ class TestMailAccount(CivimailMailCase):
         result = account.action_test_connection()
         self.assertEqual(result["params"]["type"], "success", result["params"]["message"])
         self.assertIn("2 messages", result["params"]["message"])
+        # Kept on the account, step by step, worded when read.
+        self.assertEqual(account.last_test_status, "ok")
+        self.assertIn(f"✓ logged in as {self.dovecot.user}\n", account.last_test_message)
+        self.assertTrue(account.last_test_message.endswith(
+            "2 messages waiting in INBOX.CiviMail."), account.last_test_message)
         # Written with the other usual separator, the folder is found all the same.
         account.folder = "INBOX/CiviMail"
         self.assertEqual(account.action_test_connection()["params"]["type"], "success")
