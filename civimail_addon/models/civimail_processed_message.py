@@ -28,8 +28,9 @@ class CivimailProcessedMessage(models.Model):
     subject = fields.Char(readonly=True)
     email_from = fields.Char(string="From", readonly=True)
     message_date = fields.Datetime(string="Sent on", readonly=True, help="The Date header.")
+    # In the row, not the file store: one write per message less, and it goes with the line.
     raw_message = fields.Binary(
-        string="Raw message", attachment=True, readonly=True,
+        string="Raw message", attachment=False, readonly=True,
         groups="civimail_addon.group_civimail_manager",
         help="The message as it was read, kept as long as this line (see Housekeeping).",
     )
