@@ -62,23 +62,29 @@ class ResPartner(models.Model):
             for partner, (bounce_type, count, _diagnostic) in holds.items()
         }
         now = fields.Datetime.now()
-        for partners in self.grouped(lambda p: json.dumps(reasons[p], sort_keys=True)).values():
+        keys = {partner: json.dumps(reason, sort_keys=True) for partner, reason in reasons.items()}
+        for partners in self.grouped(lambda p: keys[p]).values():
             partners.write({
                 "email_on_hold": True, "email_hold_date": now,
                 "email_hold_data": reasons[partners[0]],
                 "email_hold_type_id": holds[partners[0]][0].id,
             })
         # A note per contact in the contact's language, without notifying followers:
-        # as cheap as the host's own logs.
-        self._message_log_batch(bodies={
-            partner.id: Markup("<p>%s</p>") % partner._civimail_in_own_language()._(
+        # as cheap as the host's own logs. Each reason is worded once per language.
+        envs, worded = {}, {}
+        bodies = {}
+        for partner in self:
+            lang = partner.lang or self.env.lang
+            env = envs.get(lang) or envs.setdefault(lang, partner._civimail_in_own_language())
+            if (lang, keys[partner]) not in worded:
+                worded[lang, keys[partner]] = render(env, reasons[partner])
+            bodies[partner.id] = Markup("<p>%s</p>") % env._(
                 "Email %(email)s put on hold: %(reason)s. Last diagnostic: %(diagnostic)s",
                 email=partner.email_normalized,
-                reason=render(partner._civimail_in_own_language(), reasons[partner]),
+                reason=worded[lang, keys[partner]],
                 diagnostic=holds[partner][2] or "-",
             )
-            for partner in self
-        })
+        self._message_log_batch(bodies=bodies)
 
     def _civimail_in_own_language(self):
         """The environment in which notes about this contact are worded, as the host does."""
