@@ -2,7 +2,7 @@
     "name": "CiviMail for Odoo",
     "summary": "CiviCRM's CiviMail in Email Marketing: bounce processing that knows why, "
     "VERP mass mailings, mailboxes filed as activities, deliverability checks",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Marketing/Email Marketing",
     "license": "LGPL-3",
     "author": "civimail_addon contributors",
@@ -62,6 +62,13 @@
         "See the README for the admin guide."
     ),
     "assets": {
+        "web.assets_backend": [
+            "civimail_addon/static/src/fields/*.js",
+        ],
+        # The host's graph view is loaded when first needed, and ours with it.
+        "web.assets_backend_lazy": [
+            "civimail_addon/static/src/views/*.js",
+        ],
         "web.assets_tests": [
             "civimail_addon/static/tests/tours/*.js",
         ],

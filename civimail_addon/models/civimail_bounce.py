@@ -9,6 +9,7 @@ from ..engine.analyzer import BouncedRecipient, Report, analyze
 from ..engine.budget import DEFAULT_SECONDS as ANALYSIS_SECONDS
 from ..engine.classify import classify, find_status
 from ..engine.mailbox import IGNORED, PROCESSED
+from .stored_messages import ALREADY_PROCESSED, fact, render
 
 _logger = logging.getLogger(__name__)
 
@@ -136,11 +137,11 @@ class CivimailBounce(models.Model):
         accepted = []
         for uid, report in reports.items():
             if report.kind == "not_bounce":
-                results[uid] = (IGNORED, self.env._("not a bounce"), report.reason)
+                results[uid] = (IGNORED, "not_bounce", report.reason)
                 continue
             if report.kind == "unprocessable":
                 # Over its time budget: set aside with the reason, the batch goes on.
-                results[uid] = (IGNORED, self.env._("set aside"), report.reason)
+                results[uid] = (IGNORED, "set_aside", report.reason)
                 continue
             refused, entries, replayed = [], [], False
             for found in report.challenges or report.bounces:
@@ -148,19 +149,16 @@ class CivimailBounce(models.Model):
                 if not why and (trace.id, report.kind) in counted:
                     # The same report again, maybe under another Message-ID: a copy
                     # of a genuine bounce must not count twice (nor hold anyone).
-                    why, replayed = self.env._(
-                        "trace %s has already counted a report of this kind", trace.id
-                    ), True
+                    why, replayed = fact("reason_replayed", trace=trace.id), True
                 if why:
                     refused.append(why)
-                    _logger.info("CiviMail bounce ignored (%s)", why)
+                    _logger.info("CiviMail bounce ignored (%s)", render(self.env, why))
                 else:
                     counted.add((trace.id, report.kind))
                     entries.append((report, found, trace))
             if not entries:
-                label = (account._already_processed_label() if replayed
-                         else self.env._("unidentified"))
-                results[uid] = (IGNORED, label, "; ".join(refused) or report.reason)
+                label = ALREADY_PROCESSED if replayed else "unidentified"
+                results[uid] = (IGNORED, label, refused or report.reason)
                 continue
             accepted.append((uid, len(entries)))
             results[uid] = entries
@@ -192,8 +190,8 @@ class CivimailBounce(models.Model):
     def _verified_trace(self, account, codec, found, traces_by_id):
         """The mailing trace a VERP token names, or (empty, why it is refused)."""
         if found.verp is None:
-            return self.env["mailing.trace"].sudo(), self.env._(
-                "%s: no VERP address of this database", found.email or "?")
+            return self.env["mailing.trace"].sudo(), fact(
+                "reason_no_verp", email=found.email or "?")
         return self._verified_token(account, codec, found.verp, traces_by_id)
 
     @api.model
@@ -202,26 +200,16 @@ class CivimailBounce(models.Model):
         Trace = self.env["mailing.trace"].sudo()
         trace = traces_by_id.get(token.trace_id)
         if not trace:
-            return Trace, self.env._(
-                "VERP address names trace %s, which does not exist", token.trace_id
-            )
+            return Trace, fact("reason_no_trace", trace=token.trace_id)
         if not codec.verify(token, trace.email or ""):
-            return Trace, self.env._(
-                "VERP address of trace %s has a bad signature (forged or damaged)",
-                token.trace_id,
-            )
+            return Trace, fact("reason_bad_signature", trace=token.trace_id)
         company = (
             trace.mass_mailing_id._civimail_company() if trace.mass_mailing_id
             else account.company_id
         )
         if company != account.company_id:
-            return Trace, self.env._(
-                "VERP address of trace %(trace)s belongs to %(company)s, not to the "
-                "account's company",
-                trace=trace.id,
-                company=company.name,
-            )
-        return trace, ""
+            return Trace, fact("reason_other_company", trace=trace.id, company=company.name)
+        return trace, None
 
     @api.model
     def _record_smtp_refusal(self, trace, account, smtp_code, smtp_message, stage=""):
@@ -234,7 +222,7 @@ class CivimailBounce(models.Model):
             self.env["civimail.bounce.pattern"]._pattern_set(),
         )
         found = BouncedRecipient(trace.email or "", kind, hard, status, diagnostic)
-        report = Report(kind="bounce", reason=self.env._("Refused by the SMTP server at send time"))
+        report = Report(kind="bounce", reason=fact("reason_smtp_refusal"))
         return self._record_many(account, [(report, found, trace)])
 
     @api.model
@@ -275,7 +263,8 @@ class CivimailBounce(models.Model):
                 "company_id": account.company_id.id,
             })
             if bounce_type.code != "challenge":  # a request to confirm, not a bounce
-                trace.set_bounced(bounce_message=found.diagnostic or report.reason)
+                trace.set_bounced(
+                    bounce_message=found.diagnostic or render(self.env, report.reason))
                 counted.append(email)
         bounces = self.sudo().create(values)
         self._count_host_bounces(partners_by_email, counted)
@@ -361,9 +350,15 @@ class CivimailBounce(models.Model):
 
     @api.model
     def _emails_on_hold(self, emails):
-        """The emails among ``emails`` (normalized) whose bounces put them on hold.
+        """The emails among ``emails`` (normalized) on hold: by their bounces, or by hand.
 
         Derived from the bounces themselves, so an email on hold is skipped
-        whether it belongs to a contact, a mailing list contact or no one.
+        whether it belongs to a contact, a mailing list contact or no one; a
+        contact's email put on hold by a manager is skipped too.
         """
-        return set(self._hold_counts(set(emails)))
+        emails = set(emails)
+        held = self.env["res.partner"].sudo().search_fetch(
+            [("email_normalized", "in", list(emails)), ("email_on_hold", "=", True)],
+            ["email_normalized"],
+        ) if emails else self.env["res.partner"]
+        return set(self._hold_counts(emails)) | set(held.mapped("email_normalized"))

@@ -3,6 +3,24 @@ from odoo.exceptions import ValidationError
 
 from ..engine.patterns import TYPE_CODES
 
+# One distinct colour per type, the same in every chart (red for the dead
+# addresses, orange for the temporary ones, purple for the sender's problems).
+CHART_COLORS = {
+    "invalid": "#c0392b",
+    "inactive": "#e67e22",
+    "dns": "#8e44ad",
+    "host": "#f1c40f",
+    "relay": "#16a085",
+    "quota": "#2980b9",
+    "spam": "#d35400",
+    "syntax": "#7f8c8d",
+    "loop": "#a0522d",
+    "away": "#27ae60",
+    "complaint": "#e84393",
+    "blocked": "#2c3e50",
+    "unknown": "#bdc3c7",
+}
+
 
 class CivimailBounceType(models.Model):
     """Why a mail bounced, and after how many such bounces an email goes on hold."""
@@ -27,6 +45,10 @@ class CivimailBounceType(models.Model):
         "put the email on hold. 0 never puts it on hold.",
     )
     active = fields.Boolean(default=True)
+    chart_color = fields.Char(
+        string="Chart colour", compute="_compute_chart_color", store=True, readonly=False,
+        help="The colour of this type in every CiviMail chart.",
+    )
     pattern_ids = fields.One2many("civimail.bounce.pattern", "type_id", string="Patterns")
     pattern_count = fields.Integer(compute="_compute_pattern_count")
 
@@ -47,6 +69,12 @@ class CivimailBounceType(models.Model):
                         codes=", ".join(TYPE_CODES),
                     )
                 )
+
+    @api.depends("code")
+    def _compute_chart_color(self):
+        for bounce_type in self:
+            if not bounce_type.chart_color:
+                bounce_type.chart_color = CHART_COLORS.get(bounce_type.code, "#95a5a6")
 
     def _compute_pattern_count(self):
         counts = dict(

@@ -13,10 +13,12 @@ from ..engine.deliverability import (
     PHRASE_PARAMS,
     Checker,
     dnsquery,
+    no_server,
     sending_ips,
 )
 from .access import check_manager
 from .civimail_job_log import DEFAULT_RETENTION_DAYS, RETENTION_PARAM
+from .stored_messages import fact
 
 NAMESERVERS_PARAM = "civimail_addon.dns_nameservers"
 TIMEOUT_PARAM = "civimail_addon.dns_timeout"
@@ -233,6 +235,9 @@ class CivimailDeliverabilityCheck(models.Model):
         servers = MailServer.search([]) if full else servers.sudo()
         checker = self._checker()
         by_ip, problems = self._sending_ips(servers, checker.resolver)
+        if full and not servers:
+            # The IP checks have nothing to look at: say so rather than show nothing.
+            problems.append((servers, no_server()))
         domains = self._from_domains(company)
         bounce = self._bounce_domain(company)
         rows = {}
@@ -345,11 +350,7 @@ class CivimailDeliverabilityCheck(models.Model):
         return {
             "processed": len(lines),
             "failed": counts["error"],
-            "message": self.env._(
-                "%(count)s checks: %(ok)s OK, %(warning)s warnings, %(error)s errors, "
-                "%(unknown)s could not be checked.",
-                count=len(lines), **counts,
-            ),
+            "message": fact("deliverability_done", count=len(lines), **counts),
         }
 
     @api.model

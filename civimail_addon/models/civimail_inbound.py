@@ -13,6 +13,7 @@ from odoo.tools.mail import decode_message_header, email_split_and_format, email
 
 from ..engine.analyzer import analyze
 from ..engine.mailbox import IGNORED, PROCESSED
+from .stored_messages import fact, render
 
 _logger = logging.getLogger(__name__)
 
@@ -79,10 +80,8 @@ class CivimailInbound(models.AbstractModel):
                 emails[uid] = self._parse(raw)
             except Exception as error:  # a broken message is set aside, not fatal
                 _logger.info("CiviMail: unparseable message set aside", exc_info=True)
-                results[uid] = IGNORED, self.env._("unparseable"), self.env._(
-                    "The message could not be parsed (%(error_type)s): %(error)s",
-                    error_type=type(error).__name__,
-                    error=error,
+                results[uid] = IGNORED, "unparseable", fact(
+                    "reason_unparseable", error_type=type(error).__name__, error=str(error)
                 )
         own = self._own_addresses()
         sent_here = self._sent_by_this_database(emails)
@@ -103,7 +102,7 @@ class CivimailInbound(models.AbstractModel):
                         names[address] = name
         contacts, skipped = self._contacts(account, names)
         users = self._sender_users({parsed["senders"][0][1] for parsed in emails.values()})
-        results.update(self._file(emails, contacts, skipped, users))
+        results.update(self._file(emails, contacts, skipped, users, account))
         return {uid: results[uid] for uid in raws}
 
     # ------------------------------------------------------------------
@@ -130,6 +129,8 @@ class CivimailInbound(models.AbstractModel):
             "email_from": next(iter(email_split_and_format(
                 decode_message_header(message, "From", separator=","))), False),
             "date": self._date(message),
+            "to": decode_message_header(message, "To", separator=", ") or "",
+            "cc": decode_message_header(message, "Cc", separator=", ") or "",
         }
         parsed.update(self.env["mail.thread"]._message_parse_extract_payload(message, {}))
         return parsed
@@ -176,32 +177,23 @@ class CivimailInbound(models.AbstractModel):
 
     @api.model
     def _refusal(self, parsed, sent_here, own):
-        """(label, reason) when the message is not to be filed, else None."""
+        """(result code, reason) when the message is not to be filed, else None."""
         report = analyze(parsed["raw"])
         senders = parsed["senders"]
         if report.kind in ("bounce", "complaint"):
-            refusal = self.env._("bounce"), report.reason
+            refusal = "bounce", report.reason
         elif report.kind in ("autoreply", "challenge"):  # both answer a message automatically
-            refusal = self.env._("auto-reply"), report.reason
+            refusal = "auto_reply", report.reason
         elif parsed["message"].get_content_type() == "multipart/report":
             # RFC 6522 reports are machine-made: delivery (success or delay) and
             # read receipts, which concern a message, not a contact.
-            refusal = self.env._("report"), self.env._(
-                "A delivery or read report (multipart/report), not an email from a person."
-            )
+            refusal = "report", fact("reason_report")
         elif not senders:
-            refusal = self.env._("unparseable"), self.env._(
-                "The message has no sender address (From)."
-            )
+            refusal = "unparseable", fact("reason_no_sender")
         elif sent_here:
-            refusal = self.env._("sent by this database"), self.env._(
-                "This database sent this message (%s): it is already on its record.",
-                parsed["message_id"],
-            )
+            refusal = "sent_here", fact("reason_sent_here", message_id=parsed["message_id"])
         elif self._is_own(senders[0][1], own):
-            refusal = self.env._("loop"), self.env._(
-                "Sent from %s, an address of a CiviMail mail account.", senders[0][1]
-            )
+            refusal = "loop", fact("reason_loop", email=senders[0][1])
         else:
             refusal = None
         return refusal
@@ -298,15 +290,9 @@ class CivimailInbound(models.AbstractModel):
             elif account.activity_create_contacts:
                 to_create.append((address, name))
             elif matches[address]:
-                skipped[address] = self.env._(
-                    "%s: only a company has this address, and the account creates no "
-                    "contacts: skipped.", address
-                )
+                skipped[address] = fact("reason_skipped_company", email=address)
             else:
-                skipped[address] = self.env._(
-                    "%s: no contact has this address, and the account creates no contacts: "
-                    "skipped.", address
-                )
+                skipped[address] = fact("reason_skipped_no_contact", email=address)
         if to_create:
             created = Partner.with_context(mail_create_nosubscribe=True).create([
                 {"name": name or address.partition("@")[0], "email": address}
@@ -315,7 +301,7 @@ class CivimailInbound(models.AbstractModel):
             for (address, _name), partner in zip(to_create, created, strict=True):
                 contacts[address] = partner
         for line in skipped.values():
-            _logger.info("CiviMail account %s: %s", account.name, line)
+            _logger.info("CiviMail account %s: %s", account.name, render(self.env, line))
         return contacts, skipped
 
     @api.model
@@ -333,7 +319,7 @@ class CivimailInbound(models.AbstractModel):
     # Filing
     # ------------------------------------------------------------------
     @api.model
-    def _file(self, emails, contacts, skipped, users):
+    def _file(self, emails, contacts, skipped, users, account):
         """File ``emails`` ({uid: parsed}) on their contacts: {uid: (outcome, label, reason)}.
 
         Each email is filed once per contact, by Message-ID, whichever batch
@@ -365,14 +351,12 @@ class CivimailInbound(models.AbstractModel):
             message_id = parsed["message_id"]
             lines = [skipped[a] for a in parsed["addresses"] if a in skipped]
             if not partners[uid]:
-                results[uid] = IGNORED, self.env._("no contact"), "\n".join(lines) or self.env._(
-                    "No address of the message other than the mail accounts' own."
-                )
+                results[uid] = IGNORED, "no_contact", lines or fact("reason_no_contact_address")
                 continue
             todo = partners[uid].filtered(lambda p, m=message_id: (m, p.id) not in filed)
             if not todo:
-                results[uid] = PROCESSED, self.env._("already filed"), self.env._(
-                    "Already filed on %s.", ", ".join(partners[uid].mapped("display_name"))
+                results[uid] = PROCESSED, "already_filed", fact(
+                    "reason_already_filed", names=", ".join(partners[uid].mapped("display_name"))
                 )
                 continue
             filed.update((message_id, partner.id) for partner in todo)
@@ -397,14 +381,14 @@ class CivimailInbound(models.AbstractModel):
                 values["date"] = parsed["date"]
             filings[user].extend(
                 dict(values, res_id=partner.id, record_name=partner.display_name,
+                     body=self._filed_body(partner, account, parsed, values["body"]),
                      record_company_id=companies[partner.id].id,
                      record_alias_domain_id=alias_domains[partner.id].id)
                 for partner in todo
             )
-            results[uid] = PROCESSED, self.env._("filed"), "\n".join([
-                self.env._("Filed on %(names)s.", names=", ".join(todo.mapped("display_name"))),
-                *lines,
-            ])
+            results[uid] = PROCESSED, "filed", [
+                fact("reason_filed", names=", ".join(todo.mapped("display_name"))), *lines,
+            ]
         for user, values_list in filings.items():
             self._create_filings(user, activity_type, values_list)
         return results
@@ -423,6 +407,19 @@ class CivimailInbound(models.AbstractModel):
         poster = (partner.with_user(user) if user else partner).sudo()
         values = poster._process_attachments_for_post(parsed["attachments"], [], {"body": body})
         return {"body": values.get("body", body), "attachment_ids": values["attachment_ids"]}
+
+    @api.model
+    def _filed_body(self, partner, account, parsed, body):
+        """The email's body under a line saying where it was filed from and whom it was to,
+        in the contact's language: a filed email is not one the contact's chatter received."""
+        env = partner._civimail_in_own_language()
+        lines = [env._("Filed from the mail account “%(account)s”.", account=account.name)]
+        if parsed["to"]:
+            lines.append(env._("To: %(addresses)s", addresses=parsed["to"]))
+        if parsed["cc"]:
+            lines.append(env._("Cc: %(addresses)s", addresses=parsed["cc"]))
+        header = Markup('<p class="text-muted small">%s</p>') % Markup("<br/>").join(lines)
+        return header + body
 
     @api.model
     def _create_filings(self, user, activity_type, values_list):

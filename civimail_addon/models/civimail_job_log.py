@@ -6,9 +6,12 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, LazyTranslate
+
+from .stored_messages import FactError, fact, render
 
 _logger = logging.getLogger(__name__)
+_lt = LazyTranslate(__name__)
 
 # Every CiviMail job, by the name the scheduled actions and the command line
 # use (`civimail run-job <name>`).
@@ -23,6 +26,42 @@ JOBS = [
 
 # First key of the advisory lock a run holds on its line (the second is the line's id).
 JOB_LOCK_KEY = 0x43_69_4A  # "CiJ"
+
+#: What each job does, as its scheduled job shows it.
+JOB_DESCRIPTIONS = {
+    "fetch_bounces": _lt(
+        "Reads the bounce accounts: records each bounce with its type on the mailing trace "
+        "and the contact, and puts emails on hold at their type's threshold."),
+    "process_inbound": _lt(
+        "Reads the Email-to-activity accounts and files each email on the contacts it "
+        "names, as an activity."),
+    "housekeeping": _lt(
+        "Deletes job log lines and processed messages older than the retention setting."),
+    "send_mailings": _lt(
+        "Starts the email mailings that are due and sends their messages with VERP return "
+        "addresses, within each outgoing server's limits."),
+    "check_deliverability": _lt(
+        "Checks SPF, DKIM, DMARC, MX, reverse DNS and blocklists of the sending servers and "
+        "domains; tells CiviMail Managers when a check turns to error."),
+    "process_provider_events": _lt(
+        "Records the bounces, complaints, unsubscribes and deliveries your sending "
+        "providers reported to their webhooks, as Fetch Bounces records bounces."),
+}
+
+RUN_STATUSES = [
+    ("running", "Running"),
+    ("ok", "OK"),
+    ("warning", "Warning"),
+    ("error", "Error"),
+]
+
+#: How a run was started.
+ORIGINS = [
+    ("cron", "Schedule"),
+    ("manual", "Manual"),
+    ("button", "Button"),
+    ("cli", "Command line"),
+]
 
 RETENTION_PARAM = "civimail_addon.job_log_retention_days"
 DEFAULT_RETENTION_DAYS = 90
@@ -45,11 +84,8 @@ class CivimailJobLog(models.Model):
 
     job = fields.Selection(JOBS, required=True, readonly=True, index=True)
     origin = fields.Selection(
-        [
-            ("cron", "Scheduled action"),
-            ("button", "Button"),
-            ("cli", "Command line"),
-        ],
+        ORIGINS,
+        string="Started by",
         required=True,
         readonly=True,
         default="cron",
@@ -64,12 +100,7 @@ class CivimailJobLog(models.Model):
     date_end = fields.Datetime(string="End", readonly=True)
     duration = fields.Float(string="Duration (s)", digits=(16, 2), readonly=True)
     status = fields.Selection(
-        [
-            ("running", "Running"),
-            ("ok", "OK"),
-            ("warning", "Warning"),
-            ("error", "Error"),
-        ],
+        RUN_STATUSES,
         required=True,
         readonly=True,
         default="running",
@@ -77,7 +108,14 @@ class CivimailJobLog(models.Model):
     )
     processed_count = fields.Integer(string="Processed", readonly=True)
     failed_count = fields.Integer(string="Failed", readonly=True)
-    message = fields.Text(readonly=True)
+    message_data = fields.Json(readonly=True)  # what the run said, as facts (stored_messages)
+    message = fields.Text(compute="_compute_message")
+
+    @api.depends("message_data")
+    @api.depends_context("lang")
+    def _compute_message(self):
+        for log in self:
+            log.message = render(self.env, log.message_data)
 
     @api.depends("job")
     def _compute_display_name(self):
@@ -186,7 +224,8 @@ class CivimailJobLog(models.Model):
             {
                 "job": job,
                 "origin": origin,
-                "user_id": self.env.uid,
+                # A scheduled job run by hand runs as its user: the log names who pressed.
+                "user_id": self.env.context.get("civimail_started_by") or self.env.uid,
                 "company_id": company.id if company else False,
                 "date_start": fields.Datetime.now(),
             }
@@ -210,14 +249,14 @@ class CivimailJobLog(models.Model):
                     _logger.warning("CiviMail job %s failed: %s", job, error.args[0])
                 else:
                     _logger.exception("CiviMail job %s failed", job)
-                values = {"status": "error", "message": self._job_error_message(error)}
+                values = {"status": "error", "message_data": self._job_error_message(error)}
             else:
                 result = result or {}
                 values = {
                     "status": "warning" if result.get("failed") else "ok",
                     "processed_count": result.get("processed", 0),
                     "failed_count": result.get("failed", 0),
-                    "message": result.get("message") or False,
+                    "message_data": result.get("message") or False,
                 }
             if result.get("idle") and origin == "cron" and self.env.context.get("cron_id"):
                 # A scheduled run (the cron runner names its job; "Run Manually"
@@ -260,11 +299,7 @@ class CivimailJobLog(models.Model):
             _logger.warning("CiviMail job %s: %s runs were interrupted", job, len(interrupted))
             interrupted.write({
                 "status": "error",
-                "message": self.env._(
-                    "Interrupted: the process running this job stopped (killed, crashed or "
-                    "restarted) before the job finished. What it committed is kept; the "
-                    "next run does the rest."
-                ),
+                "message_data": fact("job_interrupted"),
             })
 
     @contextmanager
@@ -286,13 +321,12 @@ class CivimailJobLog(models.Model):
 
     @api.model
     def _job_error_message(self, error):
+        """What the log line says of a failure: a fact, or an explained error's own words."""
+        if isinstance(error, FactError):
+            return error.fact
         if isinstance(error, UserError):
             return error.args[0]
-        return self.env._(
-            "Unexpected error (%(error_type)s): %(error)s. The server log has the details.",
-            error_type=type(error).__name__,
-            error=error,
-        )
+        return fact("job_unexpected_error", error_type=type(error).__name__, error=str(error))
 
     @api.model
     def _job_housekeeping(self):
@@ -300,13 +334,7 @@ class CivimailJobLog(models.Model):
         parameters = self.env["ir.config_parameter"].sudo()
         days = int(parameters.get_param(RETENTION_PARAM, DEFAULT_RETENTION_DAYS))
         if days <= 0:
-            raise UserError(
-                self.env._(
-                    "The job log retention must be a positive number of days (setting "
-                    "“Keep job log lines”, currently %(days)s).",
-                    days=days,
-                )
-            )
+            raise FactError(self.env, "housekeeping_bad_retention", days=days)
         cutoff = fields.Datetime.now() - timedelta(days=days)
         old_lines = self.sudo().search([("date_start", "<", cutoff), ("status", "!=", "running")])
         count = len(old_lines)
@@ -314,11 +342,7 @@ class CivimailJobLog(models.Model):
         forgotten = self.env["civimail.processed.message"]._purge(days)
         return {
             "processed": count + forgotten,
-            "message": self.env._(
-                "%(count)s job log lines and %(forgotten)s processed messages older than "
-                "%(days)s days deleted.",
-                count=count,
-                forgotten=forgotten,
-                days=days,
+            "message": fact(
+                "housekeeping_done", count=count, forgotten=forgotten, days=days
             ),
         }

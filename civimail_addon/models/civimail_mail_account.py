@@ -1,9 +1,11 @@
+import base64
+import email.utils
 import hashlib
 import logging
 import secrets
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import timedelta, timezone
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
@@ -23,6 +25,7 @@ from ..engine.mailbox import (
 )
 from ..engine.verp import VerpCodec
 from .access import check_manager
+from .stored_messages import ALREADY_PROCESSED, fact, render
 
 _logger = logging.getLogger(__name__)
 
@@ -30,6 +33,10 @@ _logger = logging.getLogger(__name__)
 USAGE_JOBS = {"bounce": "fetch_bounces", "activity": "process_inbound"}
 
 MB = 1024 * 1024
+DEFAULT_PORTS = {
+    default_port(protocol, security)
+    for protocol in ("imap", "pop3") for security in ("ssl", "starttls")
+}
 
 VERP_SECRET_PARAM = "civimail_addon.verp_secret"  # noqa: S105 - a parameter key
 VERP_PREVIOUS_SECRET_PARAM = "civimail_addon.verp_previous_secret"  # noqa: S105
@@ -118,6 +125,11 @@ class CivimailMailAccount(models.Model):
         "separator, e.g. “return+” or “return-”.",
     )
     email_domain = fields.Char(help="Domain of the return addresses, e.g. example.org.")
+    return_address_preview = fields.Char(
+        string="Return address", compute="_compute_return_address_preview",
+        help="What the envelope sender of a mailing's message looks like: local part, "
+        "“b.”, the trace number and its signature, then the domain.",
+    )
     return_path = fields.Char(
         string="Return path",
         help="Envelope sender of messages that carry no VERP address (test emails), "
@@ -163,6 +175,16 @@ class CivimailMailAccount(models.Model):
     )
     last_run_count = fields.Integer(string="Messages last run", readonly=True, copy=False)
     last_error = fields.Text(readonly=True, copy=False)
+    last_test_date = fields.Datetime(string="Last tested", readonly=True, copy=False)
+    last_test_status = fields.Selection(
+        [("ok", "Connected"), ("error", "Failed")], string="Last test", readonly=True,
+        copy=False,
+    )
+    last_test_data = fields.Json(readonly=True, copy=False)
+    last_test_message = fields.Text(
+        string="Last test result", compute="_compute_last_test_message",
+        help="What the last “Test connection” found, step by step.",
+    )
     processed_message_ids = fields.One2many(
         "civimail.processed.message", "account_id", string="Processed messages"
     )
@@ -190,8 +212,45 @@ class CivimailMailAccount(models.Model):
 
     @api.depends("protocol", "security")
     def _compute_port(self):
+        # A port someone typed stays; one that was only some protocol's default follows.
         for account in self:
-            account.port = default_port(account.protocol, account.security)
+            if not account.port or account.port in DEFAULT_PORTS:
+                account.port = default_port(account.protocol, account.security)
+
+    @api.depends("usage", "local_part", "email_domain")
+    def _compute_return_address_preview(self):
+        for account in self:
+            if account.usage == "bounce" and account.local_part and account.email_domain:
+                # A made-up secret: the shape of the address, not a usable signature.
+                codec = VerpCodec(account.local_part, account.email_domain, ["preview"])
+                account.return_address_preview = codec.build(42, "recipient@example.org")
+            else:
+                account.return_address_preview = False
+
+    @api.onchange("is_default")
+    def _onchange_is_default(self):
+        """Warn before the return address of every mailing moves to an untested account."""
+        if self.is_default and not self._origin.is_default and "ok" not in (
+            self.last_test_status, self.last_run_status
+        ):
+            current = self._default_bounce_account(self.company_id)
+            if current and current != self._origin:
+                return {"warning": {
+                    "title": self.env._("This account has never connected"),
+                    "message": self.env._(
+                        "“%(account)s” has not connected successfully yet: press Test "
+                        "connection first. Saving makes it the default instead of "
+                        "“%(current)s”, and bounces of new mailings go to it.",
+                        account=self.name or "", current=current.name,
+                    ),
+                }}
+        return None
+
+    @api.depends("last_test_data")
+    @api.depends_context("lang")
+    def _compute_last_test_message(self):
+        for account in self:
+            account.last_test_message = render(self.env, account.last_test_data) or False
 
     def _compute_processed_message_count(self):
         counts = dict(
@@ -326,25 +385,33 @@ class CivimailMailAccount(models.Model):
         )
 
     def action_test_connection(self):
+        """Connect, log in and open the folder; keep and show what happened."""
         self.ensure_one()
         check_manager(self.env, self.env._(
             "Only CiviMail Managers can test the connection of a mail account."))
+        self.check_access("write")
         try:
             report = check_connection(self._mailbox_settings())
         except MailboxError as error:
+            status, result = "error", str(error)
+        else:
+            status, result = "ok", [
+                *(fact(f"step_{step.key}", **step.values) for step in report.steps),
+                fact("test_ok_one", folder=report.folder) if report.message_count == 1
+                else fact("test_ok", count=report.message_count, folder=report.folder),
+            ]
+        self.sudo().write({
+            "last_test_date": fields.Datetime.now(),
+            "last_test_status": status,
+            "last_test_data": result,
+        })
+        if status == "error":
             return self._notification(
-                self.env._("Connection to “%s” failed", self.name), str(error), "danger"
+                self.env._("Connection to “%s” failed", self.name),
+                self.last_test_message, "danger",
             )
-        steps = "\n".join(f"✓ {step}" for step in report.steps)
         return self._notification(
-            self.env._("Connection to “%s” works", self.name),
-            self.env._(
-                "%(steps)s\n%(count)s messages in %(folder)s.",
-                steps=steps,
-                count=report.message_count,
-                folder=report.folder,
-            ),
-            "success",
+            self.env._("Connection to “%s” works", self.name), self.last_test_message, "success",
         )
 
     def action_fetch_now(self):
@@ -393,15 +460,14 @@ class CivimailMailAccount(models.Model):
             failed += counts["failed"] + (1 if error else 0)
             lines.append(account._run_summary(counts, error))
         if not accounts:
-            lines.append(self.env._("No active account is used for this job."))
-        return {"processed": processed, "failed": failed, "message": "\n".join(lines)}
+            lines.append(fact("fetch_no_account"))
+        return {"processed": processed, "failed": failed, "message": lines}
 
     def _fetch(self):
         """Read, process and mark this account's messages; return (counts, error)."""
         self.ensure_one()
         counts = {"processed": 0, "ignored": 0, "already": 0, "failed": 0, "labels": Counter(),
                   "started": fields.Datetime.now()}
-        already = self._already_processed_label()
         error = False
         try:
             with open_mailbox(self._mailbox_settings()) as mailbox:
@@ -414,7 +480,7 @@ class CivimailMailAccount(models.Model):
                         if uids:
                             mailbox.mark(uids, outcome)
                     for outcome, label, failed in outcomes.values():
-                        if label == already:  # a replay: moved again, counted apart
+                        if label == ALREADY_PROCESSED:  # a replay: moved again, counted apart
                             counts["already"] += 1
                             continue
                         counts["processed" if outcome == PROCESSED else "ignored"] += 1
@@ -458,9 +524,12 @@ class CivimailMailAccount(models.Model):
                 "message_key": key,
                 "message_id": self._header(headers[message.uid], "Message-ID"),
                 "subject": self._header(headers[message.uid], "Subject"),
+                "email_from": self._header(headers[message.uid], "From"),
+                "message_date": self._header_date(headers[message.uid]),
+                "raw_message": message.raw and base64.b64encode(message.raw),
                 "outcome": results[message.uid][0],
                 "label": results[message.uid][1],
-                "reason": results[message.uid][2],
+                "reason_data": results[message.uid][2],
             }
             for key, message in fresh.items()
         ])
@@ -473,13 +542,8 @@ class CivimailMailAccount(models.Model):
                 outcomes[message.uid] = (outcome, label, failed)
             else:  # processed by an earlier run, or earlier in this batch
                 outcome = known[key] if key in known else results[first.uid][0]
-                outcomes[message.uid] = (outcome, self._already_processed_label(), False)
+                outcomes[message.uid] = (outcome, ALREADY_PROCESSED, False)
         return outcomes
-
-    @api.model
-    def _already_processed_label(self):
-        """The label of a message or request processed before: counted apart, not again."""
-        return self.env._("already processed")
 
     def _process_fresh(self, messages):
         """{uid: (outcome, label, reason, failed)}: the whole batch at once when it can.
@@ -488,7 +552,7 @@ class CivimailMailAccount(models.Model):
         again one message at a time, so one bad message never stops the others.
         """
         results = {
-            message.uid: (IGNORED, self.env._("too large"), message.skip_reason, True)
+            message.uid: (IGNORED, "too_large", message.skip_reason, True)
             for message in messages if message.raw is None
         }
         todo = [message for message in messages if message.raw is not None]
@@ -512,10 +576,8 @@ class CivimailMailAccount(models.Model):
                 "CiviMail account %s (id %s): message %s could not be processed",
                 self.name, self.id, message.uid,
             )
-            return IGNORED, self.env._("error"), self.env._(
-                "Could not be processed (%(error_type)s): %(error)s",
-                error_type=type(error).__name__,
-                error=error,
+            return IGNORED, "error", fact(
+                "reason_not_processed", error_type=type(error).__name__, error=str(error)
             ), True
 
     def _process_messages(self, raws):
@@ -554,6 +616,17 @@ class CivimailMailAccount(models.Model):
         return " ".join(str(value or "").split())[:998]
 
     @api.model
+    def _header_date(self, headers):
+        """The Date header as a naive UTC datetime, or False when missing or malformed."""
+        try:
+            date = email.utils.parsedate_to_datetime(self._header(headers, "Date"))
+        except (TypeError, ValueError, IndexError):
+            return False
+        if date.tzinfo is not None:
+            date = date.astimezone(timezone.utc).replace(tzinfo=None)
+        return date
+
+    @api.model
     def _message_key(self, message, headers):
         """What identifies a message across runs: its Message-ID, else a digest."""
         if message.raw is None:
@@ -564,28 +637,22 @@ class CivimailMailAccount(models.Model):
         return "sha256:" + hashlib.sha256(message.raw).hexdigest()
 
     def _run_summary(self, counts, error):
-        labels = ", ".join(f"{label} {count}" for label, count in counts["labels"].most_common())
-        summary = self.env._(
-            "%(account)s: %(processed)s processed, %(ignored)s ignored",
-            account=self.name,
-            processed=counts["processed"],
-            ignored=counts["ignored"],
-        )
-        if labels:
-            summary += f" ({labels})"
+        """The job log's line for this account: its counts by result, or its error."""
+        values = {"account": self.name, "processed": counts["processed"],
+                  "ignored": counts["ignored"]}
+        if error:
+            return fact("fetch_account_error", **values, error=error)
+        said = [fact("fetch_account_results", **values, results=[
+            fact("result_count", result={"result": label}, count=count)
+            for label, count in counts["labels"].most_common()
+        ]) if counts["labels"] else fact("fetch_account", **values)]
         if counts["already"]:
-            summary += self.env._(", %(already)s already processed", already=counts["already"])
+            said.append(fact("fetch_already_processed", count=counts["already"]))
         if self.usage == "bounce":
             slow = self.env["civimail.bounce.pattern"]._slow_since(counts["started"])
             if slow:
-                summary += ". " + self.env._(
-                    "Bounce patterns that ran out of time (skipped on those messages): "
-                    "%(patterns)s",
-                    patterns=", ".join(slow.mapped("pattern")),
-                )
-        if error:
-            summary += ". " + error
-        return summary
+                said.append(fact("fetch_slow_patterns", patterns=", ".join(slow.mapped("pattern"))))
+        return said
 
     @api.model
     def _civimail_demo_mailboxes(self, account_ids):

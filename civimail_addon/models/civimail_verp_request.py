@@ -6,6 +6,7 @@ from odoo import Command, api, fields, models, tools
 from ..engine.analyzer import BouncedRecipient, analyze
 from ..engine.mailbox import IGNORED, PROCESSED
 from ..engine.verp import OPT_OUT, REPLY, UNSUBSCRIBE
+from .stored_messages import ALREADY_PROCESSED, fact, render
 
 _logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class CivimailVerpRequest(models.AbstractModel):
             trace, why = Bounce._verified_token(account, codec, token, traces_by_id)
             if why:
                 _logger.info("CiviMail request ignored (%s)", why)
-                results[uid] = (IGNORED, self.env._("unidentified"), why)
+                results[uid] = (IGNORED, "unidentified", why)
                 continue
             results[uid] = handlers[token.action](account, trace, raws[uid])
         return results
@@ -66,48 +67,41 @@ class CivimailVerpRequest(models.AbstractModel):
             return self._replay(trace)
         mailing = trace.mass_mailing_id
         if mailing.mailing_on_mailing_list:
-            note = self.env._(
-                "Unsubscribed by email from the mailing lists %(lists)s (mailing “%(mailing)s”).",
-                lists=", ".join(mailing.contact_list_ids.mapped("name")),
-                mailing=mailing.subject,
-            )
-            trace._civimail_unsubscribe(note)
+            said = fact("request_unsubscribed_lists", mailing=mailing.subject,
+                        lists=", ".join(mailing.contact_list_ids.mapped("name")))
+            trace._civimail_unsubscribe(render(self.env, said))
         else:
-            note = self.env._(
-                "Blocklisted by an unsubscribe email (mailing “%(mailing)s”).",
-                mailing=mailing.subject,
-            )
-            trace._civimail_unsubscribe(note)
-            self._log_on_recipient(trace, note)
+            said = fact("request_unsubscribed", mailing=mailing.subject)
+            trace._civimail_unsubscribe(render(self.env, said))
+            self._log_on_recipient(trace, said)
         trace.civimail_unsubscribe_date = fields.Datetime.now()
-        return PROCESSED, self.env._("unsubscribed"), note
+        return PROCESSED, "unsubscribed", said
 
     @api.model
     def _opt_out(self, account, trace, raw):
         """The host's blocklist, whatever the mailing."""
         if trace.civimail_opt_out_date:
             return self._replay(trace)
-        note = self.env._(
-            "Blocklisted by an opt-out email (mailing “%(mailing)s”).",
-            mailing=trace.mass_mailing_id.subject,
-        )
-        self.env["mail.blacklist"].sudo()._add(
-            tools.email_normalize(trace.email), message=Markup("<p>%s</p>") % note)
+        said = fact("request_opted_out", mailing=trace.mass_mailing_id.subject)
+        message = Markup("<p>%s</p>") % render(self.env, said)
+        self.env["mail.blacklist"].sudo()._add(tools.email_normalize(trace.email), message=message)
         trace.civimail_opt_out_date = fields.Datetime.now()
-        self._log_on_recipient(trace, note)
-        return PROCESSED, self.env._("opted out"), note
+        self._log_on_recipient(trace, said)
+        return PROCESSED, "opted_out", said
 
     @api.model
     def _replay(self, trace):
-        return PROCESSED, self.env["civimail.mail.account"]._already_processed_label(), \
-            self.env._("Request already processed for trace %s.", trace.id)
+        return PROCESSED, ALREADY_PROCESSED, fact("request_replayed", trace=trace.id)
 
     @api.model
-    def _log_on_recipient(self, trace, note):
-        """A note in the chatter of the trace's recipient (contact, mailing contact...)."""
+    def _log_on_recipient(self, trace, said):
+        """A note in the chatter of the trace's recipient (contact, mailing contact...),
+        in the recipient's language when it has one."""
         record = self.env[trace.model].sudo().browse(trace.res_id).exists() \
             if trace.model in self.env else None
         if record and hasattr(record, "_message_log"):
+            lang = record.lang if "lang" in record._fields and record.lang else self.env.lang
+            note = render(self.env(context={**self.env.context, "lang": lang}), said)
             record._message_log(body=Markup("<p>%s</p>") % note)
 
     # ------------------------------------------------------------------
@@ -134,21 +128,20 @@ class CivimailVerpRequest(models.AbstractModel):
         Inbound = self.env["civimail.inbound"]
         parsed = Inbound._parse(raw)
         if not parsed["senders"]:
-            return IGNORED, self.env._("no sender"), self.env._(
-                "A reply to trace %s without a sender: nothing to forward.", trace.id)
+            return IGNORED, "no_sender", fact("request_no_sender", trace=trace.id)
         email = tools.email_normalize(trace.email) or parsed["senders"][0][1]
         sender_name, sender_email = parsed["senders"][0]
         contacts, skipped = Inbound._contacts(
             account, {email: sender_name if sender_email == email else ""})
         parsed["addresses"] = [email]
         users = Inbound._sender_users({sender_email})
-        _outcome, label, filed = Inbound._file({0: parsed}, contacts, skipped, users)[0]
-        if label == self.env._("already filed"):
+        _outcome, label, filed = Inbound._file({0: parsed}, contacts, skipped, users, account)[0]
+        if label == "already_filed":
             return self._replay(trace)
         if trace.trace_status in ("sent", "open", "reply"):
             trace.set_replied()
         forwarded = self._forward(account, trace, parsed)
-        return PROCESSED, self.env._("replied"), "\n".join(filter(None, [filed, forwarded]))
+        return PROCESSED, "replied", [said for said in (filed, forwarded) if said]
 
     @api.model
     def _forward_address(self, account, mailing):
@@ -174,9 +167,7 @@ class CivimailVerpRequest(models.AbstractModel):
         mailing = trace.mass_mailing_id
         address = self._forward_address(account, mailing)
         if not address:
-            return self.env._(
-                "Not forwarded: the mailing has no reply-to address and its responsible no "
-                "email.")
+            return fact("request_not_forwarded")
         from_address = tools.email_split(mailing.email_from or "")
         sender_name, sender_email = parsed["senders"][0]
         mail = self.env["mail.mail"].sudo().create({
@@ -202,4 +193,4 @@ class CivimailVerpRequest(models.AbstractModel):
         })
         self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()
         _logger.info("CiviMail: reply to trace %s forwarded as mail %s", trace.id, mail.id)
-        return self.env._("Forwarded to %s.", address)
+        return fact("request_forwarded", address=address)

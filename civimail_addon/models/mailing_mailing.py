@@ -37,6 +37,7 @@ from ..engine.sending import (
     provider_message_id,
 )
 from ..engine.verp import BOUNCE, REPLY, UNSUBSCRIBE
+from .stored_messages import fact
 
 _logger = logging.getLogger(__name__)
 
@@ -99,9 +100,11 @@ class MailingMailing(models.Model):
     civimail_wait_note = fields.Char(string="Send limit", compute="_compute_civimail_wait_note")
     civimail_total = fields.Integer(string="Recipients", compute="_compute_civimail_counts")
     civimail_done = fields.Integer(string="Processed", compute="_compute_civimail_counts")
-    civimail_sent = fields.Integer(string="Sent", compute="_compute_civimail_counts")
-    civimail_failed = fields.Integer(string="Failed", compute="_compute_civimail_counts")
-    civimail_bounced = fields.Integer(string="Bounced", compute="_compute_civimail_counts")
+    civimail_sent = fields.Integer(string="Sent (CiviMail)", compute="_compute_civimail_counts")
+    civimail_failed = fields.Integer(string="Failed (CiviMail)", compute="_compute_civimail_counts")
+    civimail_bounced = fields.Integer(
+        string="Bounced (CiviMail)", compute="_compute_civimail_counts"
+    )
     civimail_skipped = fields.Integer(string="Skipped", compute="_compute_civimail_counts")
     civimail_replied = fields.Integer(string="Replied", compute="_compute_civimail_counts")
     civimail_on_hold = fields.Integer(string="On hold", compute="_compute_civimail_counts")
@@ -328,8 +331,7 @@ class MailingMailing(models.Model):
                                       ("mailing_type", "=", "mail"),
                                       ("civimail_paused", "=", False)], limit=1)
             # Said at each run while mailings wait; a scheduled run with none leaves no line.
-            return {"processed": 0, "idle": not held, "message": self.env._(
-                "Delivery is disabled (setting “Delivery mode”): nothing was sent.")}
+            return {"processed": 0, "idle": not held, "message": fact("send_disabled")}
         worker = _Worker(self.sudo(), mode)
         try:
             return worker.run(mailings)
@@ -530,25 +532,17 @@ class _Worker:
                 if not self.testing:
                     self.env.cr.rollback()
                 mailing.write({"civimail_message": error.args[0], "civimail_paused": True})
-                self.notes.append(f"{mailing.subject}: {error.args[0]}")
+                self.notes.append(fact(
+                    "send_mailing_stopped", mailing=mailing.subject, error=error.args[0]))
                 self.commit()
             self.finish(mailing)
         counts = self.counts
         if not (any(counts.values()) or self.notes or self.started or self.finished):
             # Nothing due, paused, or waiting for a send limit: a scheduled
             # run leaves no line (see civimail.job.log._run_job).
-            return {"idle": True, "message": self.env._(
-                "Nothing to send: no mailing is due, and the mailings being sent are paused "
-                "or wait for their send limit.")}
-        message = self.env._(
-            "%(sent)s sent, %(failed)s failed, %(bounced)s bounced, %(skipped)s skipped, "
-            "%(retry)s to retry.",
-            **counts,
-        )
-        if self.notes:
-            message += "\n" + "\n".join(self.notes)
+            return {"idle": True, "message": fact("send_nothing_due")}
         return {"processed": counts["sent"], "failed": counts["failed"] + len(self.notes),
-                "message": message}
+                "message": [fact("send_done", **counts), *self.notes]}
 
     def recover(self):
         """Put back in the queue the traces claimed by workers that died."""
@@ -606,7 +600,8 @@ class _Worker:
                 if not self.testing:
                     cr.rollback()
                 mailing.write({"state": "draft", "civimail_message": error.args[0]})
-                self.notes.append(f"{mailing.subject}: {error.args[0]}")
+                self.notes.append(fact(
+                    "send_mailing_stopped", mailing=mailing.subject, error=error.args[0]))
             self.commit()
 
     def wait_for_start(self, mailing):

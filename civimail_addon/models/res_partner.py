@@ -1,7 +1,10 @@
+import json
+
 from markupsafe import Markup
-from odoo import fields, models
+from odoo import api, fields, models
 
 from .access import check_manager
+from .stored_messages import fact, render
 
 
 class ResPartner(models.Model):
@@ -16,7 +19,15 @@ class ResPartner(models.Model):
         "A CiviMail Manager can release it.",
     )
     email_hold_date = fields.Datetime(string="On hold since", readonly=True, copy=False)
-    email_hold_reason = fields.Char(string="Hold reason", readonly=True, copy=False)
+    email_hold_data = fields.Json(readonly=True, copy=False)
+    email_hold_type_id = fields.Many2one(
+        "civimail.bounce.type", string="Held for", readonly=True, copy=False,
+        index="btree_not_null", help="The bounce type that put the email on hold.",
+    )
+    email_hold_reason = fields.Char(
+        string="Hold reason", compute="_compute_email_hold_reason",
+        help="Why the email is on hold, in the reader's language.",
+    )
     civimail_bounce_ids = fields.Many2many(
         "civimail.bounce", string="Bounces", compute="_compute_civimail_bounces",
     )
@@ -33,33 +44,70 @@ class ResPartner(models.Model):
             partner.civimail_bounce_ids = own
             partner.civimail_bounce_count = len(own)
 
+    @api.depends("email_hold_data")
+    @api.depends_context("lang")
+    def _compute_email_hold_reason(self):
+        for partner in self:
+            partner.email_hold_reason = render(self.env, partner.email_hold_data) or False
+
     def _civimail_put_on_hold(self, holds):
         """Hold these contacts' email; ``holds`` maps each contact to the
         (bounce type, count, last diagnostic) that reached the type's threshold."""
         reasons = {
-            partner: self.env._(
-                "%(count)s bounces of type “%(type)s” (threshold %(threshold)s)",
-                count=count,
-                type=bounce_type.name,
-                threshold=bounce_type.hold_threshold,
+            partner: (
+                fact("hold_reason_one", type={"result": bounce_type.code}) if count == 1
+                else fact("hold_reason", count=count, type={"result": bounce_type.code},
+                          threshold=bounce_type.hold_threshold)
             )
             for partner, (bounce_type, count, _diagnostic) in holds.items()
         }
         now = fields.Datetime.now()
-        for reason in set(reasons.values()):
-            self.filtered(lambda p, r=reason: reasons[p] == r).write({
-                "email_on_hold": True, "email_hold_date": now, "email_hold_reason": reason,
+        keys = {partner: json.dumps(reason, sort_keys=True) for partner, reason in reasons.items()}
+        for partners in self.grouped(lambda p: keys[p]).values():
+            partners.write({
+                "email_on_hold": True, "email_hold_date": now,
+                "email_hold_data": reasons[partners[0]],
+                "email_hold_type_id": holds[partners[0]][0].id,
             })
-        # A note per contact, without notifying followers: as cheap as the host's own logs.
-        self._message_log_batch(bodies={
-            partner.id: Markup("<p>%s</p>") % self.env._(
+        # A note per contact in the contact's language, without notifying followers:
+        # as cheap as the host's own logs. Each reason is worded once per language.
+        envs, worded = {}, {}
+        bodies = {}
+        for partner in self:
+            lang = partner.lang or self.env.lang
+            env = envs.get(lang) or envs.setdefault(lang, partner._civimail_in_own_language())
+            if (lang, keys[partner]) not in worded:
+                worded[lang, keys[partner]] = render(env, reasons[partner])
+            bodies[partner.id] = Markup("<p>%s</p>") % env._(
                 "Email %(email)s put on hold: %(reason)s. Last diagnostic: %(diagnostic)s",
                 email=partner.email_normalized,
-                reason=reasons[partner],
+                reason=worded[lang, keys[partner]],
                 diagnostic=holds[partner][2] or "-",
             )
-            for partner in self
+        self._message_log_batch(bodies=bodies)
+
+    def _civimail_in_own_language(self):
+        """The environment in which notes about this contact are worded, as the host does."""
+        self.ensure_one()
+        return self.with_context(lang=self.lang or self.env.lang).env
+
+    def action_civimail_put_on_hold(self):
+        """Put the email of these contacts on hold by hand, as CiviCRM allows."""
+        check_manager(self.env, self.env._("Only CiviMail Managers can put an email on hold."))
+        self.check_access("read")
+        partners = self.sudo().filtered(lambda p: p.email_normalized and not p.email_on_hold)
+        reason = fact("hold_manual", user=self.env.user.name)
+        partners.write({"email_on_hold": True, "email_hold_date": fields.Datetime.now(),
+                        "email_hold_data": reason})
+        partners._message_log_batch(bodies={
+            partner.id: Markup("<p>%s</p>") % partner._civimail_in_own_language()._(
+                "Email %(email)s put on hold by %(user)s.",
+                email=partner.email_normalized,
+                user=self.env.user.name,
+            )
+            for partner in partners
         })
+        return True
 
     def action_civimail_release_hold(self):
         """Release the email of these contacts: mailings reach it again."""
@@ -76,9 +124,9 @@ class ResPartner(models.Model):
         ]).write({"released": True})
         partners._message_reset_bounce(False)
         partners.write({"email_on_hold": False, "email_hold_date": False,
-                        "email_hold_reason": False})
+                        "email_hold_data": False, "email_hold_type_id": False})
         partners._message_log_batch(bodies={
-            partner.id: Markup("<p>%s</p>") % self.env._(
+            partner.id: Markup("<p>%s</p>") % partner._civimail_in_own_language()._(
                 "Email %(email)s released from hold by %(user)s.",
                 email=partner.email_normalized or partner.email,
                 user=self.env.user.name,

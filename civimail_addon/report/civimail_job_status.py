@@ -1,7 +1,7 @@
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
-from ..models.civimail_job_log import JOBS
+from ..models.civimail_job_log import JOBS, ORIGINS
 
 STATUSES = [
     ("never", "Never run"),
@@ -34,14 +34,11 @@ class CivimailJobStatus(models.Model):
     date_start = fields.Datetime(string="Last run", readonly=True)
     date_end = fields.Datetime(string="End", readonly=True)
     duration = fields.Float(string="Duration (s)", digits=(16, 2), readonly=True)
-    origin = fields.Selection(
-        [("cron", "Scheduled action"), ("button", "Button"), ("cli", "Command line")],
-        readonly=True,
-    )
+    origin = fields.Selection(ORIGINS, string="Started by", readonly=True)
     user_id = fields.Many2one("res.users", string="Run by", readonly=True)
     processed_count = fields.Integer(string="Processed", readonly=True)
     failed_count = fields.Integer(string="Failed", readonly=True)
-    message = fields.Text(readonly=True)
+    message = fields.Text(related="log_id.message")
     scheduled = fields.Boolean(
         readonly=True, help="Its scheduled action is active: the job runs by itself."
     )
@@ -67,7 +64,6 @@ class CivimailJobStatus(models.Model):
                        latest.user_id AS user_id,
                        latest.processed_count AS processed_count,
                        latest.failed_count AS failed_count,
-                       latest.message AS message,
                        COALESCE(cron.active, FALSE) AS scheduled,
                        CASE WHEN cron.active THEN cron.nextcall END AS next_run
                   FROM res_company company

@@ -8,6 +8,7 @@ from odoo.tests import tagged
 
 from ..engine.analyzer import analyze
 from ..engine.mailbox import IGNORED, PROCESSED
+from ..models.stored_messages import render
 from .common import CivimailMailCase, corpus_dir, make_dsn
 
 # A DSN status (RFC 3463) and diagnostic for each type, as mail servers word them.
@@ -41,7 +42,10 @@ class TestBounceProcessing(CivimailMailCase):
         cls.types = cls.env["civimail.bounce.type"]._by_code()
 
     def process(self, raw):
-        return self.Bounce._process_bounce_messages(self.account, {"uid": raw})["uid"]
+        """(outcome, result code, reason in words) of one message."""
+        outcome, label, reason = self.Bounce._process_bounce_messages(
+            self.account, {"uid": raw})["uid"]
+        return outcome, label, render(self.env, reason)
 
     def bounce_of(self, trace, **kwargs):
         verp = self.account._verp_codec().build(trace.id, trace.email)
@@ -111,7 +115,7 @@ class TestBounceProcessing(CivimailMailCase):
     def test_non_bounce_and_mail_without_verp_are_ignored(self):
         outcome, label, _reason = self.process(
             b"From: a@example.net\r\nSubject: Hi\r\n\r\nHello\r\n")
-        self.assertEqual((outcome, label), ("ignored", "not a bounce"))
+        self.assertEqual((outcome, label), ("ignored", "not_bounce"))
         outcome, _label, reason = self.process(
             make_dsn("someone@example.org", "ada@example.com"))
         self.assertEqual(outcome, "ignored")
@@ -231,7 +235,7 @@ class TestBounceProcessing(CivimailMailCase):
         ]
         self.assertEqual(outcomes[0][:2], (PROCESSED, "quota"))
         for outcome, label, reason in outcomes[1:]:
-            self.assertEqual((outcome, label), (IGNORED, "already processed"))
+            self.assertEqual((outcome, label), (IGNORED, "already_processed"))
             self.assertIn(f"trace {trace.id}", reason)
         self.assertEqual(self.Bounce.search_count([("trace_id", "=", trace.id)]), 1)
         self.assertFalse(self.partner.email_on_hold, "one bounce of a threshold of 3")
@@ -244,7 +248,7 @@ class TestBounceProcessing(CivimailMailCase):
             "b": self.bounce_of(trace, message_id="<b@mx.example.net>"),
         })
         self.assertEqual(sorted(label for _outcome, label, _reason in results.values()),
-                         ["already processed", "invalid"])
+                         ["already_processed", "invalid"])
         self.assertEqual(self.Bounce.search_count([("trace_id", "=", trace.id)]), 1)
 
     def test_a_complaint_and_a_bounce_of_one_trace_both_count(self):
@@ -254,7 +258,7 @@ class TestBounceProcessing(CivimailMailCase):
         outcome, label, _reason = self.process(self.complaint_of(trace))
         self.assertEqual((outcome, label), (PROCESSED, "complaint"))
         replayed = self.process(self.complaint_of(trace, message_id="<fbl-2@fbl.example.net>"))
-        self.assertEqual(replayed[:2], (IGNORED, "already processed"))
+        self.assertEqual(replayed[:2], (IGNORED, "already_processed"))
         bounces = self.Bounce.search([("trace_id", "=", trace.id)])
         self.assertEqual(sorted(bounces.mapped("kind")), ["bounce", "complaint"])
 
@@ -299,8 +303,8 @@ class TestBounceProcessing(CivimailMailCase):
                                           trace.email, status=status, diagnostic=diagnostic))
         log = self.env["civimail.job.log"]._run_job("fetch_bounces", records=account)
         self.assertEqual(log.processed_count, 2)
-        self.assertIn("invalid 1", log.message)
-        self.assertIn("quota 1", log.message)
+        self.assertIn("Invalid 1", log.message)
+        self.assertIn("Quota 1", log.message)
 
     def test_challenge_response_is_shown_never_counted_nor_held(self):
         trace = self.make_trace(self.partner)
@@ -323,7 +327,7 @@ class TestBounceProcessing(CivimailMailCase):
         trace = self.make_trace(self.partner)
         with patch.object(type(self.Bounce), "_analysis_seconds", lambda _self: 0):
             outcome, label, reason = self.process(self.bounce_of(trace))
-        self.assertEqual((outcome, label), (IGNORED, "set aside"))
+        self.assertEqual((outcome, label), (IGNORED, "set_aside"))
         self.assertIn("stopped", reason)
         self.assertFalse(self.Bounce.search([("trace_id", "=", trace.id)]))
 
@@ -363,3 +367,17 @@ class TestBounceProcessing(CivimailMailCase):
             bounce.with_user(self.user_civimail).unlink()
         with self.assertRaises(AccessError):
             self.Bounce.with_user(self.user_internal).search([])
+
+    def test_a_manager_puts_an_email_on_hold_by_hand(self):
+        """As in CiviCRM, an email can be held by hand; mailings then skip it."""
+        with self.assertRaises(AccessError):
+            self.partner.with_user(self.user_civimail).action_civimail_put_on_hold()
+        self.partner.with_user(self.user_manager).action_civimail_put_on_hold()
+        self.assertTrue(self.partner.email_on_hold)
+        self.assertEqual(self.partner.with_context(lang="en_US").email_hold_reason,
+                         f"put on hold by {self.user_manager.name}")
+        self.assertIn(f"put on hold by {self.user_manager.name}.", self.partner.message_ids[0].body)
+        self.assertEqual(self.Bounce._emails_on_hold({"ada@example.com", "x@y.z"}),
+                         {"ada@example.com"}, "mailings skip it though it never bounced")
+        self.partner.with_user(self.user_manager).action_civimail_release_hold()
+        self.assertFalse(self.Bounce._emails_on_hold({"ada@example.com"}))

@@ -214,3 +214,30 @@ class TestDashboard(CivimailCase):
             [("mailing_id", "=", mailing.id)], ["email_domain"], ["__count"],
             order="__count desc")
         self.assertEqual(domains, [("big.example", 3), ("small.example", 1)])
+
+    def test_holds_by_type_and_every_week_shown(self):
+        """The holds chart splits each week by bounce type and shows the weeks without holds."""
+        self.env["res.partner"].search([("email_on_hold", "=", True)]).email_on_hold = False
+        now = fields.Datetime.now()
+        dns = self.env.ref("civimail_addon.bounce_type_dns")
+        invalid = self.env.ref("civimail_addon.bounce_type_invalid")
+        self.env["res.partner"].create([
+            {"name": f"Held {n}", "email": f"held{n}@example.com", "email_on_hold": True,
+             "email_hold_date": now - timedelta(weeks=weeks), "email_hold_type_id": held_for.id}
+            for n, (weeks, held_for) in enumerate([(0, dns), (0, invalid), (3, dns)])
+        ])
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "civimail_addon.civimail_hold_action_report")
+        graph = self.env["res.partner"].get_views(action["views"])["views"]["graph"]["arch"]
+        self.assertIn('js_class="civimail_graph"', graph)
+        # As the graph view reads it (the host's fill_temporal), week by week and by type.
+        groups = self.env["res.partner"].with_context(fill_temporal=True).web_read_group(
+            safe_eval(action["domain"]), ["__count"],
+            ["email_hold_date:week", "email_hold_type_id"], lazy=False,
+        )["groups"]
+        weeks = {group["email_hold_date:week"] for group in groups}
+        self.assertEqual(len(weeks), 4, "the two weeks without holds are shown empty")
+        by_type = {(group["email_hold_type_id"] or [False, ""])[1]: 0 for group in groups}
+        for group in groups:
+            by_type[(group["email_hold_type_id"] or [False, ""])[1]] += group["__count"]
+        self.assertEqual((by_type["Dns"], by_type["Invalid"]), (2, 1))

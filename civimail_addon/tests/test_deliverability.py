@@ -132,6 +132,14 @@ class TestDeliverability(CivimailMailCase):
         with self.assertRaises(ValidationError):
             resolved.civimail_sending_ip = "not an ip"
 
+    def test_without_outgoing_server_the_ip_checks_say_not_checked(self):
+        self.server.active = False
+        self.Check._run_checks(self.company)
+        line = self.line("sending_ip", "-")
+        self.assertEqual(line.status, "unknown")
+        self.assertIn("were not run", line.with_context(lang="en_US").message)
+        self.assertIn("Outgoing Mail Servers", line.with_context(lang="en_US").fix)
+
     def test_missing_dkim_and_dmarc(self):
         self.Check._run_checks(self.company)
         dkim_line = self.line("dkim", "example.org", "mail")
@@ -319,6 +327,19 @@ class TestDeliverability(CivimailMailCase):
         self.assertIn("5.1.1 User unknown", wizard.smtp_text)
         self.assertIn("550", wizard.result)
 
+    def test_header_analyzer_explains_a_dkim_signature_of_another_domain(self):
+        raw = (
+            "Authentication-Results: mx.example.net;\r\n"
+            " dkim=pass header.i=@mailer.example header.s=s1;\r\n"
+            " spf=pass smtp.mailfrom=return+b.1.x@bounces.mailer.example;\r\n"
+            " dmarc=fail (p=REJECT) header.from=example.org\r\n"
+            "From: news@example.org\r\n\r\nbody\r\n"
+        )
+        wizard = self.env["civimail.header.analysis"].create({"raw": raw})
+        wizard.action_analyze()
+        self.assertIn("DKIM passed for mailer.example, which is not the From domain "
+                      "example.org", wizard.with_context(lang="en_US").summary)
+
     def test_send_test_email_follows_the_delivery_mode(self):
         self.params.set_param("civimail_addon.delivery_mode", "disabled")
         wizard = self.send_test_email("ada@example.com")
@@ -344,6 +365,7 @@ class TestDeliverability(CivimailMailCase):
         self.assertEqual(verdicts[("spf", "Received-SPF")].reporter, "google.com")
         self.assertIn("aligned SPF or DKIM", verdicts[("dmarc", "Authentication-Results")].meaning)
         self.assertIn("DMARC: pass (mx.google.com)", wizard.summary)
+        self.assertNotIn("DKIM passed for", wizard.summary)
         empty = self.env["civimail.header.analysis"].create({"raw": "just text"})
         empty.action_analyze()
         self.assertFalse(empty.hop_ids or empty.verdict_ids)

@@ -5,6 +5,9 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools.misc import file_path
 from odoo.tools.translate import TranslationModuleReader
 
+from ..engine.mailbox.base import STEP_TEXTS, Step
+from ..models.stored_messages import MESSAGES, fact
+
 PLACEHOLDER = re.compile(r"%\(\w+\)s|%s|%d|\{\w*\}")
 
 
@@ -23,18 +26,85 @@ class TestFrenchTranslation(TransactionCase):
         }
         missing = sorted(sources - translated.keys())
         self.assertFalse(missing, f"strings without French translation in i18n/fr.po: {missing}")
+        # Odoo merges fr.po with the template when loading it: what the template
+        # lacks is dropped, and its French never shows.
+        template = {entry.msgid for entry in polib.pofile(
+            file_path("civimail_addon/i18n/civimail_addon.pot"))}
+        untemplated = sorted(sources - template)
+        self.assertFalse(untemplated, f"strings missing from i18n/civimail_addon.pot: "
+                                      f"{untemplated}")
         for msgid, msgstr in translated.items():
             self.assertEqual(
                 sorted(PLACEHOLDER.findall(msgid)), sorted(PLACEHOLDER.findall(msgstr)),
                 f"placeholders differ between {msgid!r} and its translation {msgstr!r}",
             )
 
-    def test_french_ui(self):
+    def test_connection_steps_are_the_engines_words(self):
+        """The translatable copies of the mailbox engine's steps say what the engine says."""
+        for key, english in STEP_TEXTS.items():
+            values = {name: f"<{name}>" for name in re.findall(r"\{(\w+)\}", english)}
+            copy = MESSAGES[f"step_{key}"]._translate("en_US")
+            self.assertEqual(copy % values, "✓ " + Step(key, **values), key)
+
+    def _load_french(self):
         self.env["res.lang"]._activate_lang("fr_FR")
         self.env["ir.module.module"]._load_module_terms(
             ["civimail_addon"], ["fr_FR"], overwrite=True
         )
+
+    def test_french_ui(self):
+        self._load_french()
         menu = self.env.ref("civimail_addon.civimail_job_log_menu").with_context(lang="fr_FR")
         self.assertEqual(menu.name, "Journal des tâches")
         log = self.env["civimail.job.log"].with_context(lang="fr_FR")._run_job("housekeeping")
         self.assertIn("lignes du journal des tâches", log.message)
+
+    def test_what_a_job_wrote_in_english_reads_in_french(self):
+        """A job runs as OdooBot in English; a French reader reads its words in French."""
+        self._load_french()
+        bot = self.env(user=self.env.ref("base.user_root"), context={"lang": "en_US"})
+        log = bot["civimail.job.log"]._run_job("housekeeping")
+        self.assertIn("job log lines", log.message)
+        self.assertRegex(log.with_context(lang="fr_FR").message,
+                         r"^\d+ lignes du journal des tâches et \d+ messages traités")
+
+        account = bot["civimail.mail.account"].create({
+            "name": "Rebonds", "usage": "bounce", "protocol": "maildir", "path": "/nonexistent",
+            "local_part": "return+", "email_domain": "example.org",
+        })
+        processed = bot["civimail.processed.message"].create([{
+            "account_id": account.id, "message_key": key, "outcome": outcome,
+            "label": label, "reason_data": reason,
+        } for key, outcome, label, reason in [
+            ("<a@x>", "ignored", "not_bounce", None),
+            ("<b@x>", "ignored", "unidentified",
+             [fact("reason_bad_signature", trace=42)]),
+            ("<c@x>", "processed", "dns, quota", None),
+            ("<d@x>", "processed", "filed (before codes)", "Filed on Ada."),
+        ]]).with_context(lang="fr_FR")
+        self.assertEqual(processed.mapped("result"), [
+            "pas un rebond", "non identifié", "DNS, Quota", "filed (before codes)"])
+        self.assertEqual(processed[1].reason, "L'adresse VERP du suivi d'envoi 42 a une "
+                         "signature incorrecte (falsifiée ou endommagée)")
+        self.assertEqual(processed[3].reason, "Filed on Ada.", "an older row keeps its words")
+
+        french = bot["res.partner"].create({
+            "name": "Marie", "email": "marie@example.fr", "lang": "fr_FR"})
+        english = bot["res.partner"].create({"name": "Mary", "email": "mary@example.com"})
+        dns = self.env.ref("civimail_addon.bounce_type_dns")
+        invalid = self.env.ref("civimail_addon.bounce_type_invalid")
+        (french | english)._civimail_put_on_hold({
+            french: (dns, 3, "smtp; 550 5.1.2 <marie@example.fr>: Host not found"),
+            english: (invalid, 1, "smtp; 550 5.1.1 <mary@example.com>: User unknown"),
+        })
+        self.assertEqual(french.with_context(lang="fr_FR").email_hold_reason,
+                         "3 rebonds de type «\N{NO-BREAK SPACE}DNS\N{NO-BREAK SPACE}» (seuil 3)")
+        self.assertEqual(english.email_hold_reason, "1 bounce of type “Invalid” (threshold 1)")
+        self.assertEqual(
+            english.with_context(lang="fr_FR").email_hold_reason,
+            "1 rebond de type «\N{NO-BREAK SPACE}Invalide\N{NO-BREAK SPACE}» (seuil 1)")
+        # Each contact's note is in the contact's language, its diagnostic whole.
+        self.assertIn("mis en attente : 3 rebonds de type « DNS » (seuil 3). Dernier "
+                      "diagnostic : smtp; 550 5.1.2 &lt;marie@example.fr&gt;: Host not found",
+                      str(french.message_ids[0].body).replace("&nbsp;", " "))
+        self.assertIn("put on hold: 1 bounce of type “Invalid”", english.message_ids[0].body)

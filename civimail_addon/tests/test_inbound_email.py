@@ -100,6 +100,9 @@ class TestInboundEmail(CivimailMailCase):
         self.assertEqual(len(message), 1)
         self.assertEqual(message.subject, "Your membership")
         self.assertIn("Welcome aboard, Ada.", str(message.body))
+        self.assertIn(f"Filed from the mail account “{account.name}”.", str(message.body))
+        self.assertIn("To: Ada Lovelace &lt;ada@example.com&gt;", str(message.body),
+                      "a filed email says whom it was to, unlike an email the chatter got")
         self.assertEqual(message.mail_activity_type_id, self.email_type,
                          "filed as a done Email activity")
         self.assertEqual(message.author_id, self.staff.partner_id, "the sending user is the author")
@@ -290,7 +293,7 @@ class TestInboundEmail(CivimailMailCase):
         self.assertEqual(len(self.filed(self.staff.partner_id, "<twice@example.org>")), 1)
         self.assertEqual(len(self.folder_files("INBOX.processed")), 2)
         self.assertEqual(len(self.folder_files(FOLDER + ".processed")), 1)
-        self.assertIn("already filed", other.processed_message_ids.label)
+        self.assertIn("already filed", other.processed_message_ids.result)
 
     def test_copies_without_message_id_are_filed_once(self):
         """Copies of one email differ by their trace headers; filed once all the same."""
@@ -302,7 +305,7 @@ class TestInboundEmail(CivimailMailCase):
         self.assertEqual(log.status, "ok", log.message)
         self.assertEqual(len(self.filed(self.ada)), 1)
         self.assertEqual(len(self.folder_files("INBOX.processed")), 2)
-        self.assertEqual(sorted(account.processed_message_ids.mapped("label")),
+        self.assertEqual(sorted(account.processed_message_ids.mapped("result")),
                          ["already filed", "filed"])
 
     def test_a_new_recipient_of_a_filed_message_still_gets_it(self):
@@ -344,7 +347,7 @@ class TestInboundEmail(CivimailMailCase):
         self.assertFalse(self.filed(self.staff.partner_id))
         self.assertFalse(self.partner("mailer-daemon@mx.example.net"))
         self.assertEqual(len(self.folder_files("INBOX.ignored")), 3)
-        labels = account.processed_message_ids.sorted("id").mapped("label")
+        labels = account.processed_message_ids.sorted("id").mapped("result")
         self.assertEqual(labels[:2], ["auto-reply", "bounce"])
 
     def test_messages_of_this_database_and_loops_are_set_aside(self):
@@ -358,7 +361,7 @@ class TestInboundEmail(CivimailMailCase):
         self.process(account)
         self.assertFalse(self.filed(self.ada), self.reasons(account))
         self.assertEqual(len(self.folder_files("INBOX.ignored")), 3)
-        self.assertEqual(sorted(account.processed_message_ids.mapped("label")),
+        self.assertEqual(sorted(account.processed_message_ids.mapped("result")),
                          ["loop", "sent by this database", "sent by this database"])
 
     def test_broken_message_is_set_aside_and_the_batch_goes_on(self):

@@ -1,11 +1,14 @@
+import importlib.util
 from contextlib import contextmanager
 from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import fields
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.sql_db import db_connect
 from odoo.tests import tagged
+from odoo.tools import SQL
+from odoo.tools.misc import file_path
 
 from ..models.civimail_job_log import JOB_LOCK_KEY
 from .common import CivimailCase
@@ -37,15 +40,44 @@ class TestJobLog(CivimailCase):
                 cr.execute("SELECT pg_advisory_unlock(%s, %s)", [JOB_LOCK_KEY, line.id])
 
     def test_run_manually_writes_one_line(self):
-        """"Run Manually" on the scheduled action runs the job and logs it once."""
+        """"Run Manually" on the scheduled action runs the job and logs it once, as manual."""
         before = self.JobLog.search_count([])
-        self.cron.method_direct_trigger()
+        admin = self.env.ref("base.user_admin")
+        self.cron.with_user(admin).method_direct_trigger()
         logs = self.JobLog.search([], order="id desc")
         self.assertEqual(len(logs), before + 1)
         log = logs[0]
-        self.assertEqual((log.job, log.origin, log.status), ("housekeeping", "cron", "ok"))
+        self.assertEqual((log.job, log.origin, log.status), ("housekeeping", "manual", "ok"))
+        self.assertEqual(log.user_id, admin, "the log names who pressed, not the job's user")
         self.assertTrue(log.date_end >= log.date_start)
         self.assertGreaterEqual(log.duration, 0)
+
+    def test_the_schedule_logs_its_runs_as_scheduled(self):
+        self.cron.ir_actions_server_id.run()
+        log = self.JobLog.search([], limit=1)
+        self.assertEqual((log.job, log.origin), ("housekeeping", "cron"))
+
+    def test_run_now_opens_the_line_of_its_run(self):
+        """The Scheduled Jobs screen: Run now, then the line of that run; last run shown."""
+        admin = self.env.ref("base.user_admin")
+        action = self.cron.with_user(admin).action_civimail_run_now()
+        log = self.JobLog.browse(action["res_id"])
+        self.assertEqual((action["res_model"], log.job, log.origin, log.user_id),
+                         ("civimail.job.log", "housekeeping", "manual", admin))
+        self.cron.invalidate_recordset()
+        self.assertEqual(self.cron.civimail_last_log_id, log)
+        self.assertEqual((self.cron.civimail_last_run, self.cron.civimail_last_status),
+                         (log.date_start, "ok"))
+        self.assertIn("job log lines",
+                      self.cron.with_context(lang="en_US").civimail_description)
+
+    def test_only_administrators_run_a_scheduled_job(self):
+        user = self.env["res.users"].create({
+            "name": "Marketing", "login": "marketing_run_now",
+            "groups_id": [(6, 0, [self.env.ref("civimail_addon.group_civimail_manager").id])],
+        })
+        with self.assertRaises(AccessError):
+            self.cron.with_user(user).action_civimail_run_now()
 
     def test_housekeeping_deletes_lines_older_than_retention(self):
         self.env["ir.config_parameter"].set_param("civimail_addon.job_log_retention_days", 30)
@@ -141,3 +173,41 @@ class TestJobLog(CivimailCase):
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
             "AND objid = %s", [JOB_LOCK_KEY, log.id])
         self.assertEqual(self.env.cr.fetchone()[0], 0)
+    def test_rows_written_before_facts_keep_their_words(self):
+        """The upgrade to stored facts keeps what older rows said, and gives results codes."""
+        spec = importlib.util.spec_from_file_location(
+            "civimail_post_migrate",
+            file_path("civimail_addon/migrations/18.0.1.1.0/post-migrate.py"),
+        )
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        cr = self.env.cr
+        for table, old, _new in migration.MOVED_TEXTS:  # the columns of the older version
+            cr.execute(SQL("ALTER TABLE %s ADD COLUMN %s TEXT", SQL.identifier(table),
+                           SQL.identifier(old)))
+        line = self._old_line(1)
+        account = self.env["civimail.mail.account"].create({
+            "name": "Old", "usage": "bounce", "protocol": "maildir", "path": "/nonexistent",
+            "local_part": "return+", "email_domain": "example.org",
+        })
+        processed = self.env["civimail.processed.message"].create({
+            "account_id": account.id, "message_key": "<old@x>", "outcome": "ignored",
+        })
+        partner = self.env["res.partner"].create({"name": "Held", "email_on_hold": True})
+        self.env.flush_all()
+        cr.execute("UPDATE civimail_job_log SET message = '3 job log lines deleted.' "
+                   "WHERE id = %s", [line.id])
+        cr.execute("UPDATE civimail_processed_message SET reason = 'no delivery status', "
+                   "label = 'not a bounce' WHERE id = %s", [processed.id])
+        cr.execute("UPDATE res_partner SET email_hold_reason = '3 bounces of type Dns' "
+                   "WHERE id = %s", [partner.id])
+        migration.migrate(cr, "18.0.1.0.0")
+        self.env.invalidate_all()
+        self.assertEqual(line.message, "3 job log lines deleted.")
+        self.assertEqual(processed.reason, "no delivery status")
+        self.assertEqual(processed.label, "not_bounce")
+        self.assertEqual(processed.with_context(lang="en_US").result, "not a bounce")
+        self.assertEqual(partner.email_hold_reason, "3 bounces of type Dns")
+        cr.execute("SELECT 1 FROM information_schema.columns WHERE table_name = "
+                   "'civimail_job_log' AND column_name = 'message'")
+        self.assertFalse(cr.fetchall(), "the old column is gone once copied")

@@ -1,3 +1,4 @@
+import base64
 import os
 import shutil
 import tempfile
@@ -72,6 +73,11 @@ class TestMailAccount(CivimailMailCase):
         result = account.action_test_connection()
         self.assertEqual(result["params"]["type"], "success", result["params"]["message"])
         self.assertIn("2 messages", result["params"]["message"])
+        # Kept on the account, step by step, worded when read.
+        self.assertEqual(account.last_test_status, "ok")
+        self.assertIn(f"✓ logged in as {self.dovecot.user}\n", account.last_test_message)
+        self.assertTrue(account.last_test_message.endswith(
+            "2 messages waiting in INBOX.CiviMail."), account.last_test_message)
         # Written with the other usual separator, the folder is found all the same.
         account.folder = "INBOX/CiviMail"
         self.assertEqual(account.action_test_connection()["params"]["type"], "success")
@@ -244,3 +250,27 @@ class TestMailAccount(CivimailMailCase):
         log = self.env["civimail.job.log"].search([("job", "=", "fetch_bounces")], limit=1)
         self.assertEqual(log.origin, "button")
         self.assertEqual(log.processed_count, 1)
+
+    def test_processed_message_shows_what_it_left(self):
+        """A processed message names its sender, the bounce, trace and contact it left,
+        and keeps the raw message for managers as long as housekeeping keeps the line."""
+        account = self.make_account()
+        trace = self.deliver_bounce(account)
+        self.fetch(account)
+        processed = account.processed_message_ids
+        processed.invalidate_recordset()  # read afresh, as the form does in its own request
+        self.assertEqual(processed.email_from,
+                         "Mail Delivery System <MAILER-DAEMON@mx.example.net>")
+        self.assertEqual(processed.with_context(lang="en_US").result, "Invalid")
+        self.assertEqual(processed.trace_ids, trace)
+        self.assertEqual(processed.bounce_ids.trace_id, trace)
+        self.assertEqual(processed.partner_ids.email, "ada@example.com")
+        raw = base64.b64decode(processed.with_user(self.user_manager).raw_message)
+        self.assertIn(b"Final-Recipient: rfc822; ada@example.com", raw)
+        with self.assertRaises(AccessError):
+            processed.with_user(self.user_civimail).read(["raw_message"])
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE civimail_processed_message SET create_date = "
+                            "now() - interval '40 days' WHERE id = %s", [processed.id])
+        self.env["civimail.processed.message"]._purge(30)
+        self.assertFalse(processed.exists(), "the raw message goes with its line")

@@ -1,3 +1,4 @@
+import json
 import shutil
 import tempfile
 from datetime import timedelta
@@ -8,7 +9,29 @@ from odoo import fields
 from odoo.tests import HttpCase, tagged
 
 from ..engine.verp import VerpCodec
+from ..models.stored_messages import fact
 from .common import make_dsn
+
+# Every list of the addon, by its action (opened in its list view).
+LIST_ACTIONS = [
+    "civimail_addon.civimail_mail_account_action",
+    "civimail_addon.civimail_bounce_action",
+    "civimail_addon.civimail_bounce_type_action",
+    "civimail_addon.civimail_bounce_pattern_action",
+    "civimail_addon.civimail_spool_action",
+    "civimail_addon.civimail_deliverability_check_action",
+    "civimail_addon.civimail_processed_message_action",
+    "civimail_addon.civimail_job_log_action",
+    "civimail_addon.ir_cron_action_civimail",
+    "civimail_addon.civimail_mailing_report_action",
+    "civimail_addon.civimail_bounce_action_report",
+    "civimail_addon.civimail_bounce_action_domain",
+    "civimail_addon.civimail_hold_action_report",
+    "civimail_addon.civimail_deliverability_check_action_dashboard",
+    "civimail_addon.civimail_job_status_action",
+    "civimail_addon.civimail_provider_account_action",
+    "civimail_addon.civimail_provider_event_action",
+]
 
 
 @tagged("post_install", "-at_install")
@@ -58,7 +81,9 @@ class TestTour(HttpCase):
         self.assertEqual([p.name for p in (mailbox / "processed").iterdir()], ["bounce.eml"],
                          "the bounce left the mailbox once processed")
         log = self.env["civimail.job.log"].search([("job", "=", "fetch_bounces")], limit=1)
-        self.assertEqual((log.origin, log.status, log.processed_count), ("cron", "ok", 1))
+        self.assertEqual((log.origin, log.status, log.processed_count), ("manual", "ok", 1))
+        self.assertEqual(log.user_id, self.env.ref("base.user_admin"), "who pressed Run now")
+        self.assertEqual(account.last_test_status, "ok")
         bounce = self.env["civimail.bounce"].search([("trace_id", "=", self.trace.id)])
         self.assertEqual(bounce.type_id.code, "invalid")
         self.assertTrue(bounce.released, "released with the contact: it counts no more")
@@ -78,7 +103,7 @@ class TestTour(HttpCase):
         self.env["res.partner"].create({
             "name": "Dashboard Held", "email": "held@bounce.example", "email_on_hold": True,
             "email_hold_date": fields.Datetime.now(),
-            "email_hold_reason": "1 bounces of type “Invalid” (threshold 1)",
+            "email_hold_data": fact("hold_reason_one", type={"result": "invalid"}),
         })
         self.env["civimail.deliverability.check"].create({
             "check": "dmarc", "subject": "dashboard.example", "status": "error",
@@ -87,7 +112,7 @@ class TestTour(HttpCase):
         })
         self.env["civimail.job.log"].create({
             "job": "fetch_bounces", "date_start": fields.Datetime.now(), "status": "error",
-            "message": "Dashboard failure: the mailbox cannot be read.",
+            "message_data": "Dashboard failure: the mailbox cannot be read.",
         })
         self.start_tour("/odoo", "civimail_dashboard_tour", login="admin")
 
@@ -121,3 +146,43 @@ class TestTour(HttpCase):
                         "civimail_mailing_progress_tour", login="admin")
         self.assertFalse(mailing.civimail_paused)
         self.assertEqual(mailing.civimail_wait_until, until)
+
+    def test_french_tour(self):
+        """What jobs wrote as OdooBot, in English, reads in French for a French admin."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["civimail_addon"], ["fr_FR"], overwrite=True)
+        self.env.ref("base.user_admin").lang = "fr_FR"
+        bot = self.env(user=self.env.ref("base.user_root"), context={"lang": "en_US"})
+        bot["civimail.job.log"]._run_job("housekeeping")
+        account = bot["civimail.mail.account"].create({
+            "name": "Rebonds", "usage": "bounce", "protocol": "directory",
+            "path": "/nonexistent", "local_part": "return+", "email_domain": "example.org",
+        })
+        bot["civimail.processed.message"].create({
+            "account_id": account.id, "message_key": "<forged@x>", "outcome": "ignored",
+            "subject": "Forged bounce", "label": "unidentified",
+            "reason_data": [fact("reason_bad_signature", trace=4242)],
+        })
+        bot["res.partner"].browse(self.partner.id)._civimail_put_on_hold({
+            self.partner: (self.env.ref("civimail_addon.bounce_type_dns"), 3,
+                           "smtp; 550 5.1.2 Host or domain name not found"),
+        })
+        self.start_tour("/odoo", "civimail_french_tour", login="admin")
+
+    def test_every_list_shows_its_headers_whole(self):
+        """Each list of the addon, at Odoo's test browser width (1366 px), in English and
+        in French, shows every column header without cutting it."""
+        self.assertEqual(self.browser_size, "1366x768")
+        self.env["civimail.spool"].create({  # no demo data has one
+            "mail_from": "return+b.1.x@tour.example", "rcpt_to": "spooled@example.com",
+            "subject": "Spooled", "mailing_id": self.mailing.id,
+        })
+        self.env["ir.config_parameter"].sudo().set_param(
+            "civimail_addon.tour_list_actions", json.dumps(LIST_ACTIONS))
+        self.start_tour("/odoo", "civimail_list_headers_tour", login="admin")
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["civimail_addon"], ["fr_FR"], overwrite=True)
+        self.env.ref("base.user_admin").lang = "fr_FR"
+        self.start_tour("/odoo", "civimail_list_headers_tour", login="admin")

@@ -118,7 +118,7 @@ class TestVerpRequests(SendCaseMixin, CivimailMailCase):
         self.assertEqual(self.process(request(self.address(trace, "u")))[1], "unsubscribed")
         notes = len(self.reader.message_ids)
         outcome, label, _reason = self.process(request(self.address(trace, "u")))
-        self.assertEqual((outcome, label), (PROCESSED, "already processed"))
+        self.assertEqual((outcome, label), (PROCESSED, "already_processed"))
         self.assertEqual(len(self.reader.message_ids), notes, "nothing done twice")
 
     # -- opt-out ----------------------------------------------------------------------
@@ -132,11 +132,11 @@ class TestVerpRequests(SendCaseMixin, CivimailMailCase):
         self.assertEqual(self.process(request(forged))[0], IGNORED)
         self.assertFalse(self.blocklisted(self.reader.email))
         outcome, label, _reason = self.process(request(self.address(trace, "o")))
-        self.assertEqual((outcome, label), (PROCESSED, "opted out"))
+        self.assertEqual((outcome, label), (PROCESSED, "opted_out"))
         self.assertTrue(self.blocklisted(self.reader.email))
         self.assertTrue(trace.civimail_opt_out_date)
         self.assertEqual(self.process(request(self.address(trace, "o")))[1],
-                         "already processed")
+                         "already_processed")
 
     # -- replies ---------------------------------------------------------------------
     def tracked_trace(self):
@@ -200,7 +200,7 @@ class TestVerpRequests(SendCaseMixin, CivimailMailCase):
         self.assertEqual(trace.trace_status, "sent")
         raw = request(self.address(trace, "r"), subject="Re: News", body="hello")
         self.assertEqual(self.process(raw)[1], "replied")
-        self.assertEqual(self.process(raw)[1], "already processed", "the same email again")
+        self.assertEqual(self.process(raw)[1], "already_processed", "the same email again")
         forwards = self.env["mail.mail"].search([("email_to", "=", "Team <team@example.org>")])
         self.assertEqual(len(forwards), 1)
 

@@ -3,6 +3,7 @@ from datetime import timezone
 from odoo import fields, models
 
 from ..engine.deliverability import analyze_headers
+from ..engine.deliverability.dmarc import organizational_domain
 from ..engine.deliverability.headers import meaning_template
 
 
@@ -87,7 +88,30 @@ class CivimailHeaderAnalysis(models.TransientModel):
                 lines.append(self.env._(
                     "%(method)s: %(result)s (%(reporter)s).", method=method.upper(),
                     result=verdict.result, reporter=verdict.reporter or verdict.source))
+        lines.extend(self._alignment_notes(report))
         return "\n".join(lines)
+
+    def _alignment_notes(self, report):
+        """Why DMARC failed though DKIM passed: the signature is another domain's."""
+        dmarc, dkim = report.verdict("dmarc"), report.verdict("dkim")
+        if not (dmarc and dkim and dmarc.result == "fail" and dkim.result == "pass"):
+            return []
+        from_domain = dmarc.details.get("header.from", "").lower().rstrip(".")
+        signer = dkim.details.get("header.d", dkim.details.get("header.i", "")).lower()
+        signer = signer.rpartition("@")[2].rstrip(".")
+        if not from_domain or not signer or _aligned(signer, from_domain):
+            return []
+        return [self.env._(
+            "DKIM passed for %(signer)s, which is not the From domain %(from_domain)s nor "
+            "under it: DMARC only counts a signature of the From domain (relaxed alignment "
+            "accepts its subdomains). Have your server or provider sign with d=%(from_domain)s.",
+            signer=signer, from_domain=from_domain,
+        )]
+
+
+def _aligned(domain, from_domain):
+    """Relaxed DMARC alignment (RFC 7489 3.1.1): the same organizational domain."""
+    return organizational_domain(domain) == organizational_domain(from_domain)
 
 
 def _utc_naive(stamp):

@@ -36,10 +36,12 @@ class CivimailTestEmail(models.TransientModel):
     )
     mail_server_id = fields.Many2one(
         "ir.mail_server", string="Outgoing server",
-        default=lambda self: self.env["ir.mail_server"].sudo().search([], limit=1),
+        default=lambda self: self._default_mail_server(),
         help="Empty: the server Odoo would choose for the From address.",
     )
-    delivery_mode = fields.Char(compute="_compute_delivery_mode")
+    delivery_mode = fields.Char(
+        compute="_compute_delivery_mode", default=lambda self: self._delivery_mode_label()
+    )
     state = fields.Selection(
         [("draft", "To send"), ("accepted", "Accepted"), ("refused", "Refused"),
          ("spooled", "Stored in the database"), ("disabled", "Not sent")],
@@ -49,8 +51,22 @@ class CivimailTestEmail(models.TransientModel):
     smtp_text = fields.Char(string="SMTP answer", readonly=True)
     result = fields.Text(readonly=True)
 
+    @api.model
+    def _default_mail_server(self):
+        """The server Odoo would send the default From address through, else the first one."""
+        servers = self.env["ir.mail_server"].sudo()
+        email_from = self.env.user.email or servers._get_default_from_address()
+        server = servers._find_mail_server(email_from)[0] if email_from else servers
+        return server or servers.search([], limit=1)
+
     @api.depends_context("lang")
     def _compute_delivery_mode(self):
+        for wizard in self:
+            wizard.delivery_mode = self._delivery_mode_label()
+
+    @api.model
+    def _delivery_mode_label(self):
+        """What the Send button does under the current delivery mode, in words."""
         mode = self._mode()
         labels = {
             "send": self.env._("Send"),
@@ -58,8 +74,7 @@ class CivimailTestEmail(models.TransientModel):
             "spool": self.env._("Redirect to database: the message is stored, not sent"),
             "test": self.env._("Test mode: the message goes to the test address"),
         }
-        for wizard in self:
-            wizard.delivery_mode = labels.get(mode, mode)
+        return labels.get(mode, mode)
 
     @api.model
     def _mode(self):

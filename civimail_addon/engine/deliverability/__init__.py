@@ -31,7 +31,7 @@ from .blocklists import DEFAULT_DOMAIN_BLOCKLISTS, DEFAULT_IP_BLOCKLISTS
 from .checker import Checker
 from .headers import HeaderReport, Hop, Verdict, analyze_headers
 from .results import ERROR, OK, PHRASE_PARAMS, STATUSES, UNKNOWN, WARNING, CheckResult
-from .sending_ip import sending_ips
+from .sending_ip import no_server, sending_ips
 from .spf import SpfResult, evaluate
 
 #: The (message, fix) templates of each check, by ``CheckResult.check``.
@@ -64,6 +64,7 @@ __all__ = [
     "Verdict",
     "analyze_headers",
     "evaluate",
+    "no_server",
     "sending_ips",
     "spf",
 ]

@@ -26,7 +26,18 @@ MESSAGES = {
         _lt("Enter the public IP address the server sends from in the Sending IP field of "
             "the outgoing server {server}."),
     ),
+    "no_server": (
+        _lt("No outgoing mail server is configured, so the SPF, reverse DNS and blocklist "
+            "checks of the sending IP were not run."),
+        _lt("Add the outgoing server your mail leaves through (Settings > Technical > "
+            "Outgoing Mail Servers) and give its Sending IP."),
+    ),
 }
+
+
+def no_server():
+    """The "sending_ip" CheckResult of a database with no outgoing server to check."""
+    return build("sending_ip", "-", UNKNOWN, "", "no_server", messages=MESSAGES, server="")
 
 
 def sending_ips(resolver, host, server):

@@ -29,6 +29,4 @@ def open_mailbox(settings: MailboxSettings) -> Mailbox:
 def check_connection(settings: MailboxSettings) -> ConnectionReport:
     """Go through every step once and report them with the message count."""
     with open_mailbox(settings) as box:
-        count = box.count()
-        steps = [*box.steps, f"{count} message(s) waiting in {box.folder}"]
-        return ConnectionReport(message_count=count, folder=box.folder, steps=steps)
+        return ConnectionReport(message_count=box.count(), folder=box.folder, steps=box.steps)

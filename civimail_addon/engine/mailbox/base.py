@@ -22,6 +22,32 @@ class MailboxMessage:
     skip_reason: str = ""
 
 
+# What a connection did, step by step (check_connection's report). The Odoo
+# module words them in the reader's language from translatable copies.
+STEP_TEXTS = {
+    "resolved": "resolved {host} to {addresses}",
+    "connected": "connected to {ip} port {port}",
+    "tls": "{how} negotiated ({version})",
+    "tls_unverified": "{how} negotiated ({version}, certificate not verified)",
+    "logged_in": "logged in as {user}",
+    "opened_folder": "opened {folder} (hierarchy separator {separator})",
+    "opened_path": "opened the {kind} {path}",
+    "no_uidl": "the server has no UIDL: message numbers serve as ids",
+}
+
+
+class Step(str):
+    """A step's English sentence, which also keeps its ``key`` and ``values``."""
+
+    key: str
+    values: dict
+
+    def __new__(cls, key: str, **values: str) -> Step:
+        step = super().__new__(cls, STEP_TEXTS[key].format(**values))
+        step.key, step.values = key, {name: str(value) for name, value in values.items()}
+        return step
+
+
 @dataclass
 class ConnectionReport:
     message_count: int

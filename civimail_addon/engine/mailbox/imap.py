@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 
 import imapclient
 
-from .base import Mailbox, MailboxMessage, too_large
+from .base import Mailbox, MailboxMessage, Step, too_large
 from .errors import (
     MailboxError,
     fail,
@@ -122,7 +122,7 @@ class ImapMailbox(Mailbox):
             raise login_refused(settings, reason) from exc
         except OSError as exc:
             raise lost(settings, exc, "logging in") from exc
-        self.steps.append(f"logged in as {settings.username}")
+        self.steps.append(Step("logged_in", user=settings.username))
 
     def _open_folder(self) -> None:
         settings = self.settings
@@ -149,7 +149,7 @@ class ImapMailbox(Mailbox):
                     f"Folder: {folder!r} on {settings.where} cannot be opened: {text_of(exc)}",
                     text_of(exc),
                 ) from exc
-        self.steps.append(f"opened {folder} (hierarchy separator {self.separator!r})")
+        self.steps.append(Step("opened_folder", folder=folder, separator=repr(self.separator)))
 
     def _find_folder(self, wanted: str) -> str | None:
         """The server's name for ``wanted``, "INBOX.X" and "INBOX/X" alike."""

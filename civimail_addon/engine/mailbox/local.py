@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .base import TARGETS, Mailbox, MailboxMessage, too_large
+from .base import TARGETS, Mailbox, MailboxMessage, Step, too_large
 from .errors import fail, os_reason
 from .settings import MailboxSettings
 
@@ -30,7 +30,7 @@ class _LocalMailbox(Mailbox):
         self.folder = str(self.path)
         self._pending: set[str] = set()  # yielded, not marked: skipped by later scans
         self._check_path()
-        self.steps.append(f"opened the {self.kind} {self.path}")
+        self.steps.append(Step("opened_path", kind=self.kind, path=self.path))
 
     def _check_path(self) -> None:
         if not self.path.is_dir():

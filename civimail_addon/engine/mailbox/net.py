@@ -11,6 +11,7 @@ import socket
 import ssl
 
 from ..tls import client_context
+from .base import Step
 from .errors import MailboxError, fail, os_reason, tls_reason
 from .settings import MailboxSettings
 
@@ -29,7 +30,7 @@ def resolve(settings: MailboxSettings, steps: list[str]) -> list[tuple]:
     except (UnicodeError, ValueError) as exc:
         raise fail(settings, "dns", f"DNS: {host!r} is not a valid host name ({exc}).") from exc
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
-    steps.append(f"resolved {host} to {', '.join(addresses)}")
+    steps.append(Step("resolved", host=host, addresses=", ".join(addresses)))
     return infos
 
 
@@ -45,7 +46,7 @@ def connect(settings: MailboxSettings, infos: list[tuple], steps: list[str]) -> 
             sock.close()
             last_error = exc
             continue
-        steps.append(f"connected to {address[0]} port {address[1]}")
+        steps.append(Step("connected", ip=address[0], port=address[1]))
         return sock
     reason = os_reason(last_error, settings.timeout)
     raise fail(
@@ -73,10 +74,9 @@ def tls_failure(settings: MailboxSettings, exc: BaseException, starttls: bool) -
     )
 
 
-def tls_step(sock: ssl.SSLSocket, settings: MailboxSettings, starttls: bool) -> str:
-    how = "STARTTLS" if starttls else "TLS"
-    checked = "" if settings.verify_certificate else ", certificate not verified"
-    return f"{how} negotiated ({sock.version()}{checked})"
+def tls_step(sock: ssl.SSLSocket, settings: MailboxSettings, starttls: bool) -> Step:
+    key = "tls" if settings.verify_certificate else "tls_unverified"
+    return Step(key, how="STARTTLS" if starttls else "TLS", version=sock.version())
 
 
 def wrap(

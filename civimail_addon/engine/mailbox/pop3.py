@@ -14,7 +14,7 @@ import socket
 from array import array
 from collections.abc import Iterable, Iterator
 
-from .base import Mailbox, MailboxMessage, too_large
+from .base import Mailbox, MailboxMessage, Step, too_large
 from .errors import (
     MailboxError,
     fail,
@@ -125,7 +125,7 @@ class Pop3Mailbox(Mailbox):
             raise login_refused(settings, reason) from exc
         except OSError as exc:
             raise lost(settings, exc, "logging in") from exc
-        self.steps.append(f"logged in as {settings.username}")
+        self.steps.append(Step("logged_in", user=settings.username))
 
     # -- reading -------------------------------------------------------------------
 
@@ -151,7 +151,7 @@ class Pop3Mailbox(Mailbox):
                 # No UIDL (very old servers): numbers are stable for this session,
                 # which is all marking needs.
                 uids = [str(number) for number in range(1, len(sizes) + 1)]
-                self.steps.append("the server has no UIDL: message numbers serve as ids")
+                self.steps.append(Step("no_uidl"))
         if len(uids) != len(sizes):
             raise fail(self.settings, "protocol", "Protocol: UIDL and LIST disagree.")
         self._uids, self._sizes = uids, sizes

@@ -101,7 +101,11 @@ registry.category("web_tour.tours").add("civimail_admin_tour", {
         {
             content: "The connection works and the bounce waits in the mailbox",
             trigger:
-                '.o_notification:has(.o_notification_bar.bg-success):contains("works"):contains("1 messages in")',
+                '.o_notification:has(.o_notification_bar.bg-success):contains("works"):contains("1 message waiting in")',
+        },
+        {
+            content: "The account keeps the result of the test",
+            trigger: '.o_form_view .o_field_widget[name=last_test_status]:contains("Connected")',
         },
         // 2. Fetch Bounces by hand, then its job log
         ...openMenu(
@@ -115,23 +119,23 @@ registry.category("web_tour.tours").add("civimail_admin_tour", {
             run: "click",
         },
         {
+            content: "It says what it does, and shows no code",
+            trigger: '.o_form_view:has(.o_field_widget[name=civimail_description]:contains("bounce accounts")):not(:has(.o_field_widget[name=code]))',
+        },
+        {
             content: "Run it now",
-            trigger: ".o_form_view button[name=method_direct_trigger]:enabled",
+            trigger: ".o_form_view button[name=action_civimail_run_now]:enabled",
             run: "click",
         },
         {
-            content: "Open its job log once the run is over",
-            trigger: ".o_form_view button[name=action_open_civimail_job_logs]:enabled",
-            run: "click",
-        },
-        {
-            content: "The newest line is this run: one bounce processed, of type Invalid",
+            content: "The job log line of this run opens: one bounce processed, of type Invalid",
             trigger:
-                '.o_list_view .o_data_row:first-child td[name=message]:contains("Tour bounces: 1 processed, 0 ignored (invalid 1)")',
+                '.o_form_view .o_field_widget[name=message]:contains("Tour bounces: 1 processed, 0 ignored (Invalid 1)")',
         },
         {
-            content: "and it went well",
-            trigger: '.o_list_view .o_data_row:first-child td[name=status]:contains("OK")',
+            content: "it went well, and was started by hand",
+            trigger:
+                '.o_form_view:has(.o_field_widget[name=status] .o_arrow_button_current:contains("OK")):has(.o_field_widget[name=origin]:contains("Manual"))',
         },
         // 3. The contact the bounce put on hold: release it
         ...openMenu(

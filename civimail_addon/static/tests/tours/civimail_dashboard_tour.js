@@ -83,7 +83,7 @@ registry.category("web_tour.tours").add("civimail_dashboard_tour", {
         },
         {
             content: "The contact on hold, with the reason",
-            trigger: '.o_data_row:contains("Dashboard Held"):contains("bounces of type")',
+            trigger: '.o_data_row:contains("Dashboard Held"):contains("bounce of type")',
         },
         // Deliverability, by colour
         ...openReport("civimail_report_deliverability_menu", "Deliverability Status"),

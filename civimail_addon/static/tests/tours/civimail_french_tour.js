@@ -1,0 +1,84 @@
+/** @odoo-module **/
+/**
+ * A French administrator reads what CiviMail's jobs wrote, in French, though
+ * the jobs ran as OdooBot in English: a job log line, the hold banner of a
+ * contact, a processed message. The test (tests/test_tour.py) makes them.
+ */
+import { registry } from "@web/core/registry";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
+
+function openMenu(section, item, title) {
+    return [
+        {
+            content: `Open the menu of ${item}`,
+            trigger: `.o_menu_sections button[data-menu-xmlid="${section}"]`,
+            run: "click",
+        },
+        {
+            content: `Open ${item}`,
+            trigger: `.dropdown-item[data-menu-xmlid="${item}"]`,
+            run: "click",
+        },
+        {
+            content: `${title} is shown`,
+            trigger: `.o_breadcrumb .active:contains("${title}")`,
+        },
+    ];
+}
+
+registry.category("web_tour.tours").add("civimail_french_tour", {
+    url: "/odoo",
+    steps: () => [
+        stepUtils.showAppsMenuItem(),
+        {
+            content: "Open Email Marketing",
+            trigger: '.o_app[data-menu-xmlid="mass_mailing.mass_mailing_menu_root"]',
+            run: "click",
+        },
+        ...openMenu(
+            "mass_mailing.mass_mailing_configuration",
+            "civimail_addon.civimail_job_log_menu",
+            "Journal des tâches"
+        ),
+        {
+            content: "The housekeeping line, written by OdooBot in English, reads in French",
+            trigger:
+                '.o_data_row:has(td[name=job]:contains("Nettoyage")) td[name=message]:contains("lignes du journal des tâches et")',
+        },
+        ...openMenu(
+            "mass_mailing.mass_mailing_configuration",
+            "civimail_addon.civimail_processed_message_menu",
+            "Messages traités"
+        ),
+        {
+            content: "A processed message's result and reason read in French",
+            trigger:
+                '.o_data_row:has(td[name=result]:contains("non identifié")) td[name=reason]:contains("a une signature incorrecte")',
+            run: "click",
+        },
+        {
+            content: "Its form says it in French too",
+            trigger: '.o_form_view .o_field_widget[name=reason]:contains("falsifiée ou endommagée")',
+        },
+        ...openMenu(
+            "mass_mailing.menu_mass_mailing_report",
+            "civimail_addon.civimail_report_hold_menu",
+            "E-mails en attente"
+        ),
+        {
+            content: "List the emails on hold",
+            trigger: ".o_switch_view.o_list",
+            run: "click",
+        },
+        {
+            content: "Open the contact on hold",
+            trigger: '.o_data_row td[name=name]:contains("Tour Recipient")',
+            run: "click",
+        },
+        {
+            content: "Its hold banner reads in French",
+            trigger:
+                '.o_form_view .alert-warning:contains("E-mail en attente"):contains("3 rebonds de type"):contains("DNS"):contains("(seuil 3)")',
+        },
+    ],
+});
