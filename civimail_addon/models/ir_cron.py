@@ -64,14 +64,20 @@ class IrCron(models.Model):
 
     def action_civimail_run_now(self):
         """Run this CiviMail job now, then open the job log line of the run."""
-        log = self._civimail_run_manually()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "civimail.job.log",
-            "res_id": log.id,
-            "views": [(False, "form")],
-            "target": "current",
-        }
+        logs = self._civimail_run_manually()
+        if len(logs) == 1:
+            return {
+                "type": "ir.actions.act_window",
+                "res_model": "civimail.job.log",
+                "res_id": logs.id,
+                "views": [(False, "form")],
+                "target": "current",
+            }
+        # One line per company the run worked for.
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "civimail_addon.civimail_job_log_action")
+        action["domain"] = [("id", "in", logs.ids)]
+        return action
 
     def method_direct_trigger(self):
         # The host's "Run Manually" on a CiviMail job: logged as a manual run too.
@@ -82,15 +88,15 @@ class IrCron(models.Model):
 
     def _civimail_run_manually(self):
         """Run the job as its schedule would (its user, locked against the schedule),
-        recording who pressed the button; return its job log line."""
+        recording who pressed the button; return its job log lines (one per company)."""
         self.ensure_one()
         self.browse().check_access("write")  # as the host's Run Manually: administrators
         self._try_lock()
-        log = (
+        logs = (
             self.env["civimail.job.log"]
             .with_user(self.user_id)
             .with_context(civimail_started_by=self.env.uid)
             ._run_job(self.civimail_job, origin="manual")
         )
         self.lastcall = fields.Datetime.now()
-        return log.with_env(self.env)
+        return logs.with_env(self.env)

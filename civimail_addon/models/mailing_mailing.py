@@ -106,7 +106,8 @@ class MailingMailing(models.Model):
         string="Bounced (CiviMail)", compute="_compute_civimail_counts"
     )
     civimail_skipped = fields.Integer(string="Skipped", compute="_compute_civimail_counts")
-    civimail_replied = fields.Integer(string="Replied", compute="_compute_civimail_counts")
+    civimail_replied = fields.Integer(
+        string="Replied (CiviMail)", compute="_compute_civimail_counts")
     civimail_on_hold = fields.Integer(string="On hold", compute="_compute_civimail_counts")
     civimail_progress = fields.Float(string="Progress", compute="_compute_civimail_counts")
     civimail_delivered_rate = fields.Float(

@@ -59,6 +59,8 @@ civimail.deliverability.check  action_check                          check_line 
 civimail.job.status            action_open_job_log                   job_status     no     no       yes       yes     no        yes
 civimail.header.analysis       action_analyze                        analysis       no     no       no        yes     yes       yes
 civimail.test.email            action_send                           test_email     no     no       no        yes     yes       yes
+ir.cron                        action_civimail_run_now               cron           no     no       no        no      no        yes
+ir.cron                        method_direct_trigger                 cron           no     no       no        no      no        yes
 ir.cron                        action_open_civimail_job_logs         cron           no     no       no        no      no        yes
 ir.mail_server                 action_civimail_check_deliverability  server         no     no       no        yes     yes       yes
 ir.mail_server                 action_civimail_send_test_email       server         no     no       no        yes     yes       yes
@@ -79,6 +81,7 @@ civimail.provider.account      create                                new_provide
 civimail.mailing.report        action_open_bounces                   report_line    no     no       yes       yes     no        yes
 res.config.settings            action_civimail_check_deliverability  settings       no     no       no        no      no        yes
 res.config.settings            action_civimail_rotate_verp_secret    none           no     no       no        yes     yes       yes
+res.partner                    action_civimail_put_on_hold           partner        no     no       no        yes     yes       yes
 res.partner                    action_civimail_release_hold          partner        no     no       no        yes     yes       yes
 res.partner                    action_open_civimail_bounces          partner        no     no       yes       yes     yes       yes
 """

@@ -392,7 +392,7 @@ class TestSendMailings(SendCaseMixin, CivimailCase):
         with really_sending():
             cron.method_direct_trigger()  # "Run Manually" writes its line, saying why
         log = JobLog.search([("job", "=", "send_mailings")], limit=1)
-        self.assertEqual((log.origin, log.status, log.processed_count), ("cron", "ok", 0))
+        self.assertEqual((log.origin, log.status, log.processed_count), ("manual", "ok", 0))
         self.assertIn("Nothing to send", log.message)
         self.assertEqual(self.sink.count(), 0)
         # Delivery disabled: said while a mailing waits for it, else no line either.

@@ -3,6 +3,7 @@ from email.utils import make_msgid
 from odoo.tests import tagged
 
 from ..engine.mailbox import IGNORED, PROCESSED
+from ..models.stored_messages import render
 from .common import CivimailMailCase, make_dsn
 from .test_send_mailings import SendCaseMixin, really_sending
 
@@ -35,8 +36,10 @@ class TestVerpRequests(SendCaseMixin, CivimailMailCase):
         cls.reader = cls.partners[0]
 
     def process(self, raw, account=None):
-        return self.env["civimail.bounce"]._process_bounce_messages(
+        """(outcome, result code, reason in words) of one message of the bounce mailbox."""
+        outcome, label, reason = self.env["civimail.bounce"]._process_bounce_messages(
             account or self.account, {"uid": raw})["uid"]
+        return outcome, label, render(self.env, reason)
 
     def address(self, trace, action):
         return self.codec.build(trace.id, trace.email, action)
