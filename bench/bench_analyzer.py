@@ -5,9 +5,9 @@ Usage: ``.venv/bin/python bench/bench_analyzer.py [-v] [CORPUS_DIR ...]``
 A corpus is a folder of ``.eml`` files with a ``labels.json`` (the format of
 tests/data/bounces/README.md), or a folder of such folders (the generated
 corpus: one per MTA), or a folder of ``.eml`` without labels (negatives: none
-is a bounce). By default: the shared corpus (tests/data/bounces, else
-../shared/corpus/bounces), the generated one (tests/data/generated) and the
-negatives (tests/data/negatives), those that exist.
+is a bounce). By default: the labelled real bounces (tests/data/bounces),
+the generated corpus (tests/data/generated) and the negatives
+(tests/data/negatives).
 
 Sisimai (Debian's ``libsisimai-perl``, installed here when missing; bench
 only, never a dependency of the addon) reads each message through
@@ -232,11 +232,8 @@ def score(labels: dict[Path, dict], reports: dict[Path, list], seconds: float) -
 
 
 def default_corpora():
-    candidates = [("shared", [ROOT / "tests/data/bounces", ROOT.parent / "shared/corpus/bounces"]),
-                  ("generated", [ROOT / "tests/data/generated"]),
-                  ("negatives", [ROOT / "tests/data/negatives"])]
-    return [(name, next(p for p in paths if p.is_dir()))
-            for name, paths in candidates if any(p.is_dir() for p in paths)]
+    return [(name, ROOT / "tests/data" / folder) for name, folder in
+            (("shared", "bounces"), ("generated", "generated"), ("negatives", "negatives"))]
 
 
 def main(argv=None) -> int:
