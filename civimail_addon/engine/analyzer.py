@@ -20,7 +20,7 @@ from .classify import classify
 from .patterns import PatternSet, default_patterns
 from .verp import VerpCodec, VerpToken
 
-__all__ = ["BouncedRecipient", "Report", "analyze", "analyze_file", "render_table"]
+__all__ = ["BouncedRecipient", "Report", "analyze", "render_table"]
 
 MAX_DIAGNOSTIC = 500
 #: Bytes and lines of a message flufl.bounce reads (the notice, not a huge returned message).
@@ -133,15 +133,6 @@ def analyze(raw: bytes, patterns: PatternSet | None = None,
             report = Report("not_bounce", f"Unparseable message ({type(exc).__name__}).")
         report.slow_patterns = list(spent.slow_patterns)
         return report
-
-
-def analyze_file(path: str | Path, patterns: PatternSet | None = None,
-                 verp: VerpCodec | None = None) -> Report:
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        return Report("not_bounce", f"Unreadable file: {exc.strerror or exc}.")
-    return analyze(raw, patterns, verp)
 
 
 def _analyze(msg: Message, patterns: PatternSet, raw: bytes) -> Report:  # noqa: PLR0911 - one exit per kind

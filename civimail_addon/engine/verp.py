@@ -147,8 +147,3 @@ class VerpCodec:
     def find_requests(self, msg: Message) -> list[VerpToken]:
         """Tokens of the unsubscribe, opt-out and reply addresses ``msg`` was sent to."""
         return self.find_tokens(msg, REQUESTS, REQUEST_HEADERS)
-
-
-def find_tokens(msg: Message, codec: VerpCodec) -> list[VerpToken]:
-    """Module-level alias of :meth:`VerpCodec.find_tokens`."""
-    return codec.find_tokens(msg)
