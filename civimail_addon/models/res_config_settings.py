@@ -13,10 +13,15 @@ from .civimail_deliverability_check import (
 from .civimail_job_log import DEFAULT_RETENTION_DAYS, RETENTION_PARAM
 from .civimail_mail_account import DEFAULT_VERP_GRACE_DAYS, VERP_GRACE_DAYS_PARAM
 from .mailing_mailing import (
+    BATCH_SIZE_PARAM,
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_RETRY_DELAY,
+    DELIVERY_MODE_PARAM,
     DELIVERY_MODES,
+    MAX_ATTEMPTS_PARAM,
+    RETRY_DELAY_PARAM,
+    TEST_ADDRESS_PARAM,
 )
 
 
@@ -40,28 +45,28 @@ class ResConfigSettings(models.TransientModel):
     civimail_delivery_mode = fields.Selection(
         DELIVERY_MODES,
         string="Delivery mode",
-        config_parameter="civimail_addon.delivery_mode",
+        config_parameter=DELIVERY_MODE_PARAM,
         default="send",
         help="Send: through the outgoing mail servers. Disabled: nothing leaves and mailings "
         "cannot start. Redirect to database: each message is stored in CiviMail > Spooled "
         "Messages. Test mode: every message goes to the test address.",
     )
     civimail_test_address = fields.Char(
-        string="Test address", config_parameter="civimail_addon.test_address",
+        string="Test address", config_parameter=TEST_ADDRESS_PARAM,
         help="In test mode, every message of every mailing goes to this address.",
     )
     civimail_send_batch_size = fields.Integer(
-        string="Recipients per batch", config_parameter="civimail_addon.send_batch_size",
+        string="Recipients per batch", config_parameter=BATCH_SIZE_PARAM,
         default=DEFAULT_BATCH_SIZE,
     )
     civimail_send_max_attempts = fields.Integer(
-        string="Attempts before failure", config_parameter="civimail_addon.send_max_attempts",
+        string="Attempts before failure", config_parameter=MAX_ATTEMPTS_PARAM,
         default=DEFAULT_MAX_ATTEMPTS,
         help="A recipient refused temporarily (4xx, dropped connection) is tried this many "
         "times, waiting longer each time, before it is marked failed.",
     )
     civimail_send_retry_delay = fields.Integer(
-        string="First retry after (s)", config_parameter="civimail_addon.send_retry_delay",
+        string="First retry after (s)", config_parameter=RETRY_DELAY_PARAM,
         default=DEFAULT_RETRY_DELAY,
     )
 

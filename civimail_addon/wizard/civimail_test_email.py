@@ -5,8 +5,7 @@ from odoo import api, fields, models, tools
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 from odoo.exceptions import UserError
 
-DELIVERY_MODE_PARAM = "civimail_addon.delivery_mode"
-TEST_ADDRESS_PARAM = "civimail_addon.test_address"
+from ..models.mailing_mailing import TEST_ADDRESS_PARAM
 
 
 def smtp_reply(error):
@@ -78,7 +77,7 @@ class CivimailTestEmail(models.TransientModel):
 
     @api.model
     def _mode(self):
-        return self.env["ir.config_parameter"].sudo().get_param(DELIVERY_MODE_PARAM) or "send"
+        return self.env["mailing.mailing"]._civimail_delivery_mode()
 
     def action_send(self):
         self.ensure_one()
