@@ -90,16 +90,14 @@ class ImapMailbox(Mailbox):
             return _Client(sock, settings)
         except (OSError, imaplib.IMAP4.error) as exc:
             reason = os_reason(exc, settings.timeout) if isinstance(exc, OSError) else text_of(exc)
-            raise not_greeted(settings, "an IMAP", 993, reason) from exc
+            raise not_greeted(settings, "IMAP", 993, reason) from exc
 
     def _starttls(self) -> None:
         settings, client = self.settings, self._client
         if not client.has_capability("STARTTLS"):
             raise fail(
-                settings, "tls",
-                f"TLS: {settings.where} does not offer STARTTLS; choose SSL/TLS security "
-                "(port 993) or no encryption.",
-                "STARTTLS not offered",
+                settings, "tls", "tls_no_starttls", "STARTTLS not offered",
+                where=settings.where, command="STARTTLS", port=993,
             )
         try:
             client.starttls(tls_context(settings))
@@ -134,20 +132,17 @@ class ImapMailbox(Mailbox):
             folder = self._find_folder(wanted)
             if folder is None:
                 raise fail(
-                    settings, "folder",
-                    f"Folder: {wanted!r} does not exist on {settings.where} (the server's "
-                    f"hierarchy separator is {self.separator!r}); existing folders: "
-                    f"{self._folder_names()}.",
-                    "folder not found",
+                    settings, "folder", "folder_missing", "folder not found",
+                    folder=repr(wanted), where=settings.where,
+                    separator=repr(self.separator), folders=self._folder_names(),
                 )
             self.folder = folder
             try:
                 self._client.select_folder(folder)
             except imaplib.IMAP4.error as exc:
                 raise fail(
-                    settings, "folder",
-                    f"Folder: {folder!r} on {settings.where} cannot be opened: {text_of(exc)}",
-                    text_of(exc),
+                    settings, "folder", "folder_unopenable", text_of(exc),
+                    folder=repr(folder), where=settings.where, reason=text_of(exc),
                 ) from exc
         self.steps.append(Step("opened_folder", folder=folder, separator=repr(self.separator)))
 
@@ -328,10 +323,8 @@ class ImapMailbox(Mailbox):
                     # Another reader may have created it meanwhile.
                     if not self._client.list_folders("", name):
                         raise fail(
-                            self.settings, "folder",
-                            f"Folder: {name!r} could not be created on {self.settings.where}: "
-                            f"{text_of(exc)}",
-                            text_of(exc),
+                            self.settings, "folder", "folder_not_created", text_of(exc),
+                            folder=repr(name), where=self.settings.where, reason=text_of(exc),
                         ) from exc
                 with contextlib.suppress(imaplib.IMAP4.error):
                     self._client.subscribe_folder(name)  # so mail clients show it
@@ -355,7 +348,7 @@ class ImapMailbox(Mailbox):
     def _session(self, doing: str) -> Iterator[None]:
         """Turn library errors during a command into MailboxError."""
         if self._client is None:
-            raise fail(self.settings, "protocol", f"Protocol: the mailbox is closed ({doing}).")
+            raise fail(self.settings, "protocol", "closed", doing=doing)
         try:
             yield
         except MailboxError:

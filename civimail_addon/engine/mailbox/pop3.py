@@ -93,7 +93,7 @@ class Pop3Mailbox(Mailbox):
             )
         except (OSError, poplib.error_proto) as exc:
             reason = os_reason(exc, settings.timeout) if isinstance(exc, OSError) else _reason(exc)
-            raise not_greeted(settings, "a POP3", 995, reason) from exc
+            raise not_greeted(settings, "POP3", 995, reason) from exc
 
     def _stls(self) -> None:
         settings, pop = self.settings, self._pop
@@ -105,10 +105,8 @@ class Pop3Mailbox(Mailbox):
             reason = _reason(exc)
             if "not supported" in reason:
                 raise fail(
-                    settings, "tls",
-                    f"TLS: {settings.where} does not offer STLS (STARTTLS); choose SSL/TLS "
-                    "security (port 995) or no encryption.",
-                    reason,
+                    settings, "tls", "tls_no_starttls", reason,
+                    where=settings.where, command="STLS (STARTTLS)", port=995,
                 ) from exc
             raise tls_failure(settings, exc, starttls=True) from exc
         except OSError as exc:
@@ -144,7 +142,7 @@ class Pop3Mailbox(Mailbox):
                 number, size = line.split()[:2]
                 sizes.append(int(size))
                 if int(number) != len(sizes):
-                    raise fail(self.settings, "protocol", "Protocol: LIST skipped numbers.")
+                    raise fail(self.settings, "protocol", "list_gaps")
             try:
                 uids = [line.split()[1].decode("ascii", "replace") for line in pop.uidl()[1]]
             except poplib.error_proto:
@@ -153,7 +151,7 @@ class Pop3Mailbox(Mailbox):
                 uids = [str(number) for number in range(1, len(sizes) + 1)]
                 self.steps.append(Step("no_uidl"))
         if len(uids) != len(sizes):
-            raise fail(self.settings, "protocol", "Protocol: UIDL and LIST disagree.")
+            raise fail(self.settings, "protocol", "uidl_mismatch")
         self._uids, self._sizes = uids, sizes
 
     def batches(self, limit: int | None = None) -> Iterator[list[MailboxMessage]]:
@@ -222,17 +220,15 @@ class Pop3Mailbox(Mailbox):
             kind = "tcp" if isinstance(exc, OSError) else "protocol"
             reason = os_reason(exc, self.settings.timeout) if kind == "tcp" else _reason(exc)
             raise fail(
-                self.settings, kind,
-                f"{kind.upper() if kind == 'tcp' else 'Protocol'}: QUIT failed on "
-                f"{self.settings.where} ({reason}); the {self._deleted} message(s) marked in "
-                "this session stay on the server and will be read again.",
-                reason,
+                self.settings, kind, "quit_failed", reason,
+                layer="TCP" if kind == "tcp" else "Protocol", where=self.settings.where,
+                reason=reason, count=self._deleted,
             ) from exc
 
     @contextlib.contextmanager
     def _session(self, doing: str) -> Iterator[None]:
         if self._pop is None:
-            raise fail(self.settings, "protocol", f"Protocol: the mailbox is closed ({doing}).")
+            raise fail(self.settings, "protocol", "closed", doing=doing)
         try:
             yield
         except MailboxError:
