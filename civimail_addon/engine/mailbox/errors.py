@@ -72,6 +72,18 @@ ERROR_TEXTS = {
     "reason_timeout": _lt("no answer within %(seconds)s seconds"),
     "reason_refused": _lt("connection refused (is the server running and is the port right?)"),
     "reason_reset": _lt("connection reset by the server"),
+    "reason_hostname_mismatch": _lt(
+        "the server's certificate does not match the host name (%(detail)s). "
+        "%(hint)s"),
+    "reason_cert_expired": _lt("the server's certificate has expired. %(hint)s"),
+    "reason_cert_untrusted": _lt("certificate not trusted (%(detail)s). %(hint)s"),
+    "reason_self_signed_hint": _lt(
+        "If you trust this server (for example it uses a self-signed certificate), enable "
+        "the 'accept self-signed certificate' option or give the file of the CA that "
+        "signed it."),
+    "reason_not_tls": _lt(
+        "the server did not answer with TLS (%(detail)s); port %(port)s may expect STARTTLS "
+        "or no encryption instead of SSL/TLS"),
     # What a local mailbox is, as the sentences above and the steps name it
     # ("Maildir" is a name, the same in every language).
     "kind_directory": _lt("directory"),
@@ -89,11 +101,6 @@ class Phrase(str):
         phrase.key, phrase.params = key, params
         return phrase
 
-
-SELF_SIGNED_HINT = (
-    "If you trust this server (for example it uses a self-signed certificate), enable the "
-    "'accept self-signed certificate' option or give the file of the CA that signed it."
-)
 
 
 class MailboxError(Exception):
@@ -189,19 +196,15 @@ def tls_reason(exc: BaseException, port: int, timeout: float) -> str:
     """Why a TLS handshake failed, with the fix when there is an obvious one."""
     if isinstance(exc, ssl.SSLCertVerificationError):
         detail = (exc.verify_message or text_of(exc)).rstrip(".")
+        hint = Phrase("reason_self_signed_hint")
         if exc.verify_code == _HOSTNAME_MISMATCH:
-            what = f"the server's certificate does not match the host name ({detail})"
-        elif exc.verify_code == _CERT_HAS_EXPIRED:
-            what = "the server's certificate has expired"
-        else:
-            what = f"certificate not trusted ({detail})"
-        return f"{what}. {SELF_SIGNED_HINT}"
+            return Phrase("reason_hostname_mismatch", detail=detail, hint=hint)
+        if exc.verify_code == _CERT_HAS_EXPIRED:
+            return Phrase("reason_cert_expired", hint=hint)
+        return Phrase("reason_cert_untrusted", detail=detail, hint=hint)
     if isinstance(exc, ssl.SSLError):
         reason = exc.reason or text_of(exc)
         if reason in ("WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "RECORD_LAYER_FAILURE"):
-            return (
-                f"the server did not answer with TLS ({reason}); port {port} may expect "
-                "STARTTLS or no encryption instead of SSL/TLS"
-            )
+            return Phrase("reason_not_tls", detail=reason, port=port)
         return text_of(reason)
     return os_reason(exc, timeout)
