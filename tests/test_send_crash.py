@@ -83,9 +83,12 @@ def trace_statuses(odoo, dbname):
 
 
 def job_log(odoo, dbname, after=0):
-    """[(id, status, message)] of the send_mailings lines after line ``after``."""
+    """[(id, status, message_data)] of the send_mailings lines after line ``after``.
+
+    ``message_data`` is what the run said, stored as facts (``{"code", "params"}``).
+    """
     with odoo.connect(dbname) as connection, connection.cursor() as cr:
-        cr.execute("SELECT id, status, message FROM civimail_job_log "
+        cr.execute("SELECT id, status, message_data FROM civimail_job_log "
                    "WHERE job = 'send_mailings' AND id > %s ORDER BY id", [after])
         rows = cr.fetchall()
     connection.close()
@@ -131,7 +134,7 @@ def test_killed_worker_then_rerun_delivers_everyone_once(odoo, send_db, smtp_sin
     lines = {line_id: (status, message) for line_id, status, message
              in job_log(odoo, send_db, before)}
     assert lines[killed][0] == "error", "the next run closes the killed run's line"
-    assert lines[killed][1].startswith("Interrupted")
+    assert lines[killed][1]["code"] == "job_interrupted"
     assert [status for status, _message in lines.values()] == ["error", "ok"]
 
 
