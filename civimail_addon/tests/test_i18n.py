@@ -9,7 +9,8 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools.misc import file_path
 from odoo.tools.translate import TranslationModuleReader
 
-from ..models.stored_messages import fact
+from ..engine.mailbox.errors import MailboxError, Phrase
+from ..models.stored_messages import fact, mailbox_fact, render
 
 PLACEHOLDER = re.compile(r"%\(\w+\)s|%s|%d|\{\w*\}")
 
@@ -73,6 +74,16 @@ class TestFrenchTranslation(TransactionCase):
         self.assertEqual(log.with_context(lang="fr_FR").message,
                          f"Rebonds{nbsp}: 0 traités, 0 ignorés. {french_failure}")
         self.assertEqual(account.with_context(lang="fr_FR").last_error, french_failure)
+
+        # A session broken midway: what it was doing and why are the engine's words too.
+        lost = MailboxError("tcp", "tcp_lost", {
+            "where": "imap.example.org:993", "reason": Phrase("reason_reset"),
+            "doing": Phrase("doing_move", folder="INBOX.processed")})
+        self.assertEqual(render(bot, mailbox_fact(lost)), str(lost))
+        self.assertEqual(
+            render(bot(context={"lang": "fr_FR"}), mailbox_fact(lost)),
+            f"TCP{nbsp}: la connexion à imap.example.org:993 a échoué pendant le déplacement "
+            f"des messages vers INBOX.processed{nbsp}: connexion réinitialisée par le serveur.")
 
     def test_connection_test_steps_read_in_french(self):
         """The steps of a connection test that worked, in the reader's language."""

@@ -84,6 +84,18 @@ ERROR_TEXTS = {
     "reason_not_tls": _lt(
         "the server did not answer with TLS (%(detail)s); port %(port)s may expect STARTTLS "
         "or no encryption instead of SSL/TLS"),
+    # What a session was doing when it failed (the "doing" above).
+    "doing_login": _lt("logging in"),
+    "doing_find_folder": _lt("looking up the folder"),
+    "doing_count": _lt("counting messages"),
+    "doing_sizes": _lt("fetching message sizes"),
+    "doing_fetch_all": _lt("fetching messages"),
+    "doing_fetch_one": _lt("fetching a message"),
+    "doing_move": _lt("moving messages to %(folder)s"),
+    "doing_create_folder": _lt("creating the folder %(folder)s"),
+    "doing_list": _lt("listing messages"),
+    "doing_retrieve": _lt("retrieving a message"),
+    "doing_delete": _lt("deleting messages"),
     # What a local mailbox is, as the sentences above and the steps name it
     # ("Maildir" is a name, the same in every language).
     "kind_directory": _lt("directory"),

@@ -20,6 +20,7 @@ import imapclient
 from .base import Mailbox, MailboxMessage, Step, too_large
 from .errors import (
     MailboxError,
+    Phrase,
     fail,
     login_refused,
     not_greeted,
@@ -119,13 +120,13 @@ class ImapMailbox(Mailbox):
             reason = text_of(exc).removeprefix("login failed: ")
             raise login_refused(settings, reason) from exc
         except OSError as exc:
-            raise lost(settings, exc, "logging in") from exc
+            raise lost(settings, exc, Phrase("doing_login")) from exc
         self.steps.append(Step("logged_in", user=settings.username))
 
     def _open_folder(self) -> None:
         settings = self.settings
         wanted = settings.folder.strip() or "INBOX"
-        with self._session("looking up the folder"):
+        with self._session(Phrase("doing_find_folder")):
             # LIST "" "" returns the hierarchy separator without listing folders.
             root = self._client.list_folders("", "")
             self.separator = text_of(root[0][1]) if root and root[0][1] else ""
@@ -171,7 +172,7 @@ class ImapMailbox(Mailbox):
     def count(self) -> int:
         # Re-selecting is the reliable way to learn EXISTS after our own moves
         # (STATUS on the selected folder is discouraged by RFC 3501).
-        with self._session("counting messages"):
+        with self._session(Phrase("doing_count")):
             return int(self._client.select_folder(self.folder)[b"EXISTS"])
 
     def batches(self, limit: int | None = None) -> Iterator[list[MailboxMessage]]:
@@ -219,7 +220,7 @@ class ImapMailbox(Mailbox):
     def _sizes(self, seqs: range) -> list[tuple[int, int]]:
         """(uid, size) of a sequence-number window, in UID order."""
         client = self._client
-        with self._session("fetching message sizes"):
+        with self._session(Phrase("doing_sizes")):
             client.use_uid = False
             try:
                 response = client.fetch(list(seqs), ["UID", "RFC822.SIZE"])
@@ -259,7 +260,7 @@ class ImapMailbox(Mailbox):
         if not uids:
             return {}, {}
         try:
-            with self._session("fetching messages"):
+            with self._session(Phrase("doing_fetch_all")):
                 return self._fetch_raw(uids), {}
         except MailboxError as exc:
             if exc.step != "protocol":
@@ -269,7 +270,7 @@ class ImapMailbox(Mailbox):
         bodies, problems = {}, {}
         for uid in uids:
             try:
-                with self._session("fetching a message"):
+                with self._session(Phrase("doing_fetch_one")):
                     bodies.update(self._fetch_raw([uid]))
             except MailboxError as exc:
                 if exc.step != "protocol":
@@ -290,7 +291,7 @@ class ImapMailbox(Mailbox):
             return
         destination = self._destination(target)
         client = self._client
-        with self._session(f"moving messages to {destination}"):
+        with self._session(Phrase("doing_move", folder=destination)):
             for start in range(0, len(ids), _MAX_IDS_PER_COMMAND):
                 chunk = ids[start:start + _MAX_IDS_PER_COMMAND]
                 if self.use_move:
@@ -315,7 +316,7 @@ class ImapMailbox(Mailbox):
         name = f"{self.folder}{self.separator or '.'}{target}"
         if name in self._ready_folders:
             return name
-        with self._session(f"creating the folder {name}"):
+        with self._session(Phrase("doing_create_folder", folder=name)):
             if not self._client.list_folders("", name):
                 try:
                     self._client.create_folder(name)
@@ -345,7 +346,7 @@ class ImapMailbox(Mailbox):
                 client.shutdown()
 
     @contextlib.contextmanager
-    def _session(self, doing: str) -> Iterator[None]:
+    def _session(self, doing: Phrase) -> Iterator[None]:
         """Turn library errors during a command into MailboxError."""
         if self._client is None:
             raise fail(self.settings, "protocol", "closed", doing=doing)

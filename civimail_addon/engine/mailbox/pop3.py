@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from .base import Mailbox, MailboxMessage, Step, too_large
 from .errors import (
     MailboxError,
+    Phrase,
     fail,
     login_refused,
     not_greeted,
@@ -122,13 +123,13 @@ class Pop3Mailbox(Mailbox):
             reason = _reason(exc)
             raise login_refused(settings, reason) from exc
         except OSError as exc:
-            raise lost(settings, exc, "logging in") from exc
+            raise lost(settings, exc, Phrase("doing_login")) from exc
         self.steps.append(Step("logged_in", user=settings.username))
 
     # -- reading -------------------------------------------------------------------
 
     def count(self) -> int:
-        with self._session("counting messages"):
+        with self._session(Phrase("doing_count")):
             return int(self._pop.stat()[0])  # excludes messages marked in this session
 
     def _load_index(self) -> None:
@@ -136,7 +137,7 @@ class Pop3Mailbox(Mailbox):
         if self._uids is not None:
             return
         pop = self._pop
-        with self._session("listing messages"):
+        with self._session(Phrase("doing_list")):
             sizes = array("Q")
             for line in pop.list()[1]:
                 number, size = line.split()[:2]
@@ -184,7 +185,7 @@ class Pop3Mailbox(Mailbox):
 
     def _retr(self, number: int) -> tuple[bytes | None, str]:
         try:
-            with self._session("retrieving a message"):
+            with self._session(Phrase("doing_retrieve")):
                 lines = self._pop.retr(number)[1]
         except MailboxError as exc:
             if exc.step != "protocol":
@@ -198,7 +199,7 @@ class Pop3Mailbox(Mailbox):
     def mark(self, uids: Iterable[str], target: str) -> None:
         """DELE, applied by the server at QUIT; POP3 has no folders to move to."""
         self._check_target(target)
-        with self._session("deleting messages"):
+        with self._session(Phrase("doing_delete")):
             for uid in uids:
                 number = self._pending.pop(str(uid), None)
                 if number is not None:
@@ -226,7 +227,7 @@ class Pop3Mailbox(Mailbox):
             ) from exc
 
     @contextlib.contextmanager
-    def _session(self, doing: str) -> Iterator[None]:
+    def _session(self, doing: Phrase) -> Iterator[None]:
         if self._pop is None:
             raise fail(self.settings, "protocol", "closed", doing=doing)
         try:
