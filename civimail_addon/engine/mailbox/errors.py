@@ -52,8 +52,11 @@ ERROR_TEXTS = {
     "closed": _lt("Protocol: the mailbox is closed (%(doing)s)."),
     "list_gaps": _lt("Protocol: LIST skipped numbers."),
     "uidl_mismatch": _lt("Protocol: UIDL and LIST disagree."),
-    "quit_failed": _lt(
-        "%(layer)s: QUIT failed on %(where)s (%(reason)s); the %(count)s message(s) marked in "
+    "quit_failed_tcp": _lt(
+        "TCP: QUIT failed on %(where)s (%(reason)s); the %(count)s message(s) marked in "
+        "this session stay on the server and will be read again."),
+    "quit_failed_protocol": _lt(
+        "Protocol: QUIT failed on %(where)s (%(reason)s); the %(count)s message(s) marked in "
         "this session stay on the server and will be read again."),
     "folder_missing": _lt(
         "Folder: %(folder)s does not exist on %(where)s (the server's hierarchy separator "

@@ -221,9 +221,8 @@ class Pop3Mailbox(Mailbox):
             kind = "tcp" if isinstance(exc, OSError) else "protocol"
             reason = os_reason(exc, self.settings.timeout) if kind == "tcp" else _reason(exc)
             raise fail(
-                self.settings, kind, "quit_failed", reason,
-                layer="TCP" if kind == "tcp" else "Protocol", where=self.settings.where,
-                reason=reason, count=self._deleted,
+                self.settings, kind, f"quit_failed_{kind}", reason,
+                where=self.settings.where, reason=reason, count=self._deleted,
             ) from exc
 
     @contextlib.contextmanager
