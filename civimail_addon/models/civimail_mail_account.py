@@ -25,7 +25,7 @@ from ..engine.mailbox import (
 )
 from ..engine.verp import VerpCodec
 from .access import check_manager
-from .stored_messages import ALREADY_PROCESSED, fact, render
+from .stored_messages import ALREADY_PROCESSED, fact, mailbox_fact, render
 
 _logger = logging.getLogger(__name__)
 
@@ -174,7 +174,8 @@ class CivimailMailAccount(models.Model):
         copy=False,
     )
     last_run_count = fields.Integer(string="Messages last run", readonly=True, copy=False)
-    last_error = fields.Text(readonly=True, copy=False)
+    last_error_data = fields.Json(readonly=True, copy=False)  # a fact (stored_messages)
+    last_error = fields.Text(compute="_compute_last_error")
     last_test_date = fields.Datetime(string="Last tested", readonly=True, copy=False)
     last_test_status = fields.Selection(
         [("ok", "Connected"), ("error", "Failed")], string="Last test", readonly=True,
@@ -245,6 +246,12 @@ class CivimailMailAccount(models.Model):
                     ),
                 }}
         return None
+
+    @api.depends("last_error_data")
+    @api.depends_context("lang")
+    def _compute_last_error(self):
+        for account in self:
+            account.last_error = render(self.env, account.last_error_data) or False
 
     @api.depends("last_test_data")
     @api.depends_context("lang")
@@ -393,10 +400,10 @@ class CivimailMailAccount(models.Model):
         try:
             report = check_connection(self._mailbox_settings())
         except MailboxError as error:
-            status, result = "error", str(error)
+            status, result = "error", mailbox_fact(error)
         else:
             status, result = "ok", [
-                *(fact(f"step_{step.key}", **step.values) for step in report.steps),
+                *(fact("test_step", step=mailbox_fact(step)) for step in report.steps),
                 fact("test_ok_one", folder=report.folder) if report.message_count == 1
                 else fact("test_ok", count=report.message_count, folder=report.folder),
             ]
@@ -464,7 +471,7 @@ class CivimailMailAccount(models.Model):
         return {"processed": processed, "failed": failed, "message": lines}
 
     def _fetch(self):
-        """Read, process and mark this account's messages; return (counts, error)."""
+        """Read, process and mark this account's messages; return (counts, error fact)."""
         self.ensure_one()
         counts = {"processed": 0, "ignored": 0, "already": 0, "failed": 0, "labels": Counter(),
                   "started": fields.Datetime.now()}
@@ -487,13 +494,13 @@ class CivimailMailAccount(models.Model):
                         counts["failed"] += failed
                         counts["labels"][label] += 1
         except MailboxError as mailbox_error:
-            error = str(mailbox_error)
-            _logger.warning("CiviMail account %s (id %s): %s", self.name, self.id, error)
+            error = mailbox_fact(mailbox_error)
+            _logger.warning("CiviMail account %s (id %s): %s", self.name, self.id, mailbox_error)
         self.write({
             "last_run_date": fields.Datetime.now(),
             "last_run_status": "error" if error else ("warning" if counts["failed"] else "ok"),
             "last_run_count": counts["processed"] + counts["ignored"] + counts["already"],
-            "last_error": error,
+            "last_error_data": error,
         })
         self._commit_batch()
         return counts, error

@@ -6,7 +6,8 @@ job log line, a processed message's result and reason, a hold reason and a
 connection test store a *fact*: ``{"code": ..., "params": {...}}``, JSON in
 a ``fields.Json`` column. ``render()`` words it in the language of whoever
 reads it (``env.lang``), from the translatable templates of ``MESSAGES``:
-adding a message is one line there (and its French in ``i18n/fr.po``).
+adding a message is one line there (and its French in ``i18n/fr.po``). The
+mailbox engine's sentences come from its own tables (``ENGINE_MESSAGES``).
 
 A parameter is shown as is, unless it is itself a fact (rendered in turn),
 a list (its items rendered and joined by ", "), or ``{"result": code}``, a
@@ -19,6 +20,9 @@ import logging
 
 from odoo.exceptions import UserError
 from odoo.tools import LazyTranslate
+
+from ..engine.mailbox.base import STEP_TEXTS, Step
+from ..engine.mailbox.errors import ERROR_TEXTS, MailboxError, Phrase
 
 _lt = LazyTranslate(__name__)
 _logger = logging.getLogger(__name__)
@@ -100,17 +104,17 @@ MESSAGES = {
     "hold_reason_one": _lt("1 bounce of type “%(type)s” (threshold 1)"),
     "hold_manual": _lt("put on hold by %(user)s"),
     # -- connection tests -------------------------------------------------------------
-    # Steps of a connection test: copies of the engine's STEP_TEXTS (mailbox/base.py).
-    "step_resolved": _lt("✓ resolved %(host)s to %(addresses)s"),
-    "step_connected": _lt("✓ connected to %(ip)s port %(port)s"),
-    "step_tls": _lt("✓ %(how)s negotiated (%(version)s)"),
-    "step_tls_unverified": _lt("✓ %(how)s negotiated (%(version)s, certificate not verified)"),
-    "step_logged_in": _lt("✓ logged in as %(user)s"),
-    "step_opened_folder": _lt("✓ opened %(folder)s (hierarchy separator %(separator)s)"),
-    "step_opened_path": _lt("✓ opened the %(kind)s %(path)s"),
-    "step_no_uidl": _lt("✓ the server has no UIDL: message numbers serve as ids"),
+    # A step that succeeded; the step itself is worded by the engine (ENGINE_MESSAGES).
+    "test_step": _lt("✓ %(step)s"),
     "test_ok": _lt("%(count)s messages waiting in %(folder)s."),
     "test_ok_one": _lt("1 message waiting in %(folder)s."),
+}
+
+#: The mailbox engine's own sentences (its errors and a connection test's steps),
+#: whose templates are translatable where the engine writes them (``_lt``).
+ENGINE_MESSAGES = {
+    **{f"mailbox_{key}": text for key, text in ERROR_TEXTS.items()},
+    **{f"step_{key}": text for key, text in STEP_TEXTS.items()},
 }
 
 #: Results of a processed message, by the code stored in its ``label``. A label
@@ -144,9 +148,22 @@ ALREADY_PROCESSED = "already_processed"
 
 def fact(code, **params):
     """A text to store: its code and its parameters (JSON values, facts, lists)."""
-    if code not in MESSAGES:
+    if code not in MESSAGES and code not in ENGINE_MESSAGES:
         raise KeyError(f"unknown CiviMail message {code!r}")
     return {"code": code, "params": params}
+
+
+def mailbox_fact(value):
+    """The mailbox engine's MailboxError, Step or Phrase as a fact; other values as they are."""
+    if isinstance(value, MailboxError):
+        value = value.phrase
+    if isinstance(value, Step):
+        code, params = f"step_{value.key}", value.values
+    elif isinstance(value, Phrase):
+        code, params = f"mailbox_{value.key}", value.params
+    else:
+        return value
+    return fact(code, **{name: mailbox_fact(param) for name, param in params.items()})
 
 
 class FactError(UserError):
@@ -169,18 +186,20 @@ def render(env, stored, separator="\n"):
 
 
 def _render_fact(env, stored):
-    template = MESSAGES.get(stored.get("code"))
+    code = stored.get("code")
+    template = MESSAGES.get(code) or ENGINE_MESSAGES.get(code)
     params = {
         name: render(env, value, ", ") if isinstance(value, (dict, list)) else value
         for name, value in (stored.get("params") or {}).items()
     }
     if template is None:  # a code of a later or removed version: say what is known
-        return " ".join([str(stored.get("code")), *map(str, params.values())])
+        return " ".join([str(code), *map(str, params.values())])
     try:
         return env._(template) % params
     except (KeyError, TypeError, ValueError):
-        _logger.warning("CiviMail message %s does not fit %s", stored.get("code"), params)
-        return template._translate("en_US") % params
+        _logger.warning("CiviMail message %s does not fit %s", code, params)
+        english = template if isinstance(template, str) else template._translate("en_US")
+        return english % params
 
 
 def render_result(env, code):

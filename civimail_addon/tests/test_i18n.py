@@ -1,12 +1,16 @@
 import re
+import shutil
+import socket
+import tempfile
+from pathlib import Path
 
 import polib
 from odoo.tests import TransactionCase, tagged
 from odoo.tools.misc import file_path
 from odoo.tools.translate import TranslationModuleReader
 
-from ..engine.mailbox.base import STEP_TEXTS, Step
-from ..models.stored_messages import MESSAGES, fact
+from ..engine.mailbox.errors import MailboxError, Phrase
+from ..models.stored_messages import fact, mailbox_fact, render
 
 PLACEHOLDER = re.compile(r"%\(\w+\)s|%s|%d|\{\w*\}")
 
@@ -39,12 +43,70 @@ class TestFrenchTranslation(TransactionCase):
                 f"placeholders differ between {msgid!r} and its translation {msgstr!r}",
             )
 
-    def test_connection_steps_are_the_engines_words(self):
-        """The translatable copies of the mailbox engine's steps say what the engine says."""
-        for key, english in STEP_TEXTS.items():
-            values = {name: f"<{name}>" for name in re.findall(r"\{(\w+)\}", english)}
-            copy = MESSAGES[f"step_{key}"]._translate("en_US")
-            self.assertEqual(copy % values, "✓ " + Step(key, **values), key)
+    def test_mailbox_failures_read_in_french(self):
+        """A failed connection test and a run on a stopped server: English when done, French
+        when read by a French user, the server's address as it is."""
+        self._load_french()
+        with socket.socket() as unused:  # a port nothing listens on: connection refused
+            unused.bind(("127.0.0.1", 0))
+            port = unused.getsockname()[1]
+        bot = self.env(user=self.env.ref("base.user_root"), context={"lang": "en_US"})
+        account = bot["civimail.mail.account"].create({
+            "name": "Rebonds", "usage": "bounce", "protocol": "imap", "host": "127.0.0.1",
+            "port": port, "security": "none", "username": "civimail", "password": "secret",
+            "local_part": "return+", "email_domain": "example.org",
+        })
+        account.action_test_connection()
+        self.assertEqual(account.last_test_status, "error")
+        self.assertEqual(
+            account.last_test_message,
+            f"TCP: could not connect to 127.0.0.1:{port}: connection refused (is the server "
+            "running and is the port right?).")
+        nbsp = "\N{NO-BREAK SPACE}"
+        french_failure = (
+            f"TCP{nbsp}: impossible de se connecter à 127.0.0.1:{port}{nbsp}: connexion "
+            f"refusée (le serveur est-il démarré et le port est-il le bon{nbsp}?).")
+        self.assertEqual(account.with_context(lang="fr_FR").last_test_message, french_failure)
+
+        log = bot["civimail.job.log"]._run_job("fetch_bounces", records=account)
+        self.assertEqual(account.last_run_status, "error")
+        self.assertIn(f"could not connect to 127.0.0.1:{port}", log.message)
+        self.assertEqual(log.with_context(lang="fr_FR").message,
+                         f"Rebonds{nbsp}: 0 traités, 0 ignorés. {french_failure}")
+        self.assertEqual(account.with_context(lang="fr_FR").last_error, french_failure)
+
+        # A session broken midway: what it was doing and why are the engine's words too.
+        lost = MailboxError("tcp", "tcp_lost", {
+            "where": "imap.example.org:993", "reason": Phrase("reason_reset"),
+            "doing": Phrase("doing_move", folder="INBOX.processed")})
+        self.assertEqual(render(bot, mailbox_fact(lost)), str(lost))
+        self.assertEqual(
+            render(bot(context={"lang": "fr_FR"}), mailbox_fact(lost)),
+            f"TCP{nbsp}: la connexion à imap.example.org:993 a échoué pendant le déplacement "
+            f"des messages vers INBOX.processed{nbsp}: connexion réinitialisée par le serveur.")
+
+    def test_connection_test_steps_read_in_french(self):
+        """The steps of a connection test that worked, in the reader's language."""
+        self._load_french()
+        folder = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, folder, ignore_errors=True)
+        (folder / "bounce.eml").write_bytes(b"Subject: bounce\n\nbody\n")
+        account = self.env["civimail.mail.account"].create({
+            "name": "Rebonds", "usage": "bounce", "protocol": "directory", "path": str(folder),
+            "local_part": "return+", "email_domain": "example.org",
+        })
+        account.action_test_connection()
+        self.assertEqual(account.last_test_message,
+                         f"✓ opened the directory {folder}\n1 message waiting in {folder}.")
+        self.assertEqual(account.with_context(lang="fr_FR").last_test_message,
+                         f"✓ répertoire {folder} ouvert\n1 message en attente dans {folder}.")
+
+        shutil.rmtree(folder)
+        account.action_test_connection()
+        self.assertEqual(
+            account.with_context(lang="fr_FR").last_test_message,
+            f"Dossier\N{NO-BREAK SPACE}: répertoire '{folder}' n'existe pas ou n'est pas un "
+            "répertoire.")
 
     def _load_french(self):
         self.env["res.lang"]._activate_lang("fr_FR")

@@ -208,7 +208,8 @@ class TestMailAccount(CivimailMailCase):
         trace = self.deliver_bounce(account)
 
         def lose_connection(*_args, **_kwargs):
-            raise MailboxError("tcp", "Connection lost while moving the messages.")
+            raise MailboxError("tcp", "tcp_lost", {"where": "imap", "doing": "moving messages",
+                                                   "reason": "connection reset"})
 
         # The fault is injected where it matters: after the commit, before the move.
         with patch.object(ImapMailbox, "mark", lose_connection):

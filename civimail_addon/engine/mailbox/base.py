@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from .errors import Phrase, _lt
 from .settings import MailboxSettings
 
 PROCESSED = "processed"
@@ -23,16 +24,17 @@ class MailboxMessage:
 
 
 # What a connection did, step by step (check_connection's report). The Odoo
-# module words them in the reader's language from translatable copies.
+# module words them in the reader's language from these templates (``_lt``:
+# see errors.py).
 STEP_TEXTS = {
-    "resolved": "resolved {host} to {addresses}",
-    "connected": "connected to {ip} port {port}",
-    "tls": "{how} negotiated ({version})",
-    "tls_unverified": "{how} negotiated ({version}, certificate not verified)",
-    "logged_in": "logged in as {user}",
-    "opened_folder": "opened {folder} (hierarchy separator {separator})",
-    "opened_path": "opened the {kind} {path}",
-    "no_uidl": "the server has no UIDL: message numbers serve as ids",
+    "resolved": _lt("resolved %(host)s to %(addresses)s"),
+    "connected": _lt("connected to %(ip)s port %(port)s"),
+    "tls": _lt("%(how)s negotiated (%(version)s)"),
+    "tls_unverified": _lt("%(how)s negotiated (%(version)s, certificate not verified)"),
+    "logged_in": _lt("logged in as %(user)s"),
+    "opened_folder": _lt("opened %(folder)s (hierarchy separator %(separator)s)"),
+    "opened_path": _lt("opened the %(kind)s %(path)s"),
+    "no_uidl": _lt("the server has no UIDL: message numbers serve as ids"),
 }
 
 
@@ -42,9 +44,12 @@ class Step(str):
     key: str
     values: dict
 
-    def __new__(cls, key: str, **values: str) -> Step:
-        step = super().__new__(cls, STEP_TEXTS[key].format(**values))
-        step.key, step.values = key, {name: str(value) for name, value in values.items()}
+    def __new__(cls, key: str, **values) -> Step:
+        # Our own words (a Phrase) are kept as they are, to be worded for the reader too.
+        values = {name: value if isinstance(value, Phrase) else str(value)
+                  for name, value in values.items()}
+        step = super().__new__(cls, STEP_TEXTS[key] % values)
+        step.key, step.values = key, values
         return step
 
 

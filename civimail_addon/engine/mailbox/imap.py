@@ -20,6 +20,7 @@ import imapclient
 from .base import Mailbox, MailboxMessage, Step, too_large
 from .errors import (
     MailboxError,
+    Phrase,
     fail,
     login_refused,
     not_greeted,
@@ -90,16 +91,14 @@ class ImapMailbox(Mailbox):
             return _Client(sock, settings)
         except (OSError, imaplib.IMAP4.error) as exc:
             reason = os_reason(exc, settings.timeout) if isinstance(exc, OSError) else text_of(exc)
-            raise not_greeted(settings, "an IMAP", 993, reason) from exc
+            raise not_greeted(settings, "IMAP", 993, reason) from exc
 
     def _starttls(self) -> None:
         settings, client = self.settings, self._client
         if not client.has_capability("STARTTLS"):
             raise fail(
-                settings, "tls",
-                f"TLS: {settings.where} does not offer STARTTLS; choose SSL/TLS security "
-                "(port 993) or no encryption.",
-                "STARTTLS not offered",
+                settings, "tls", "tls_no_starttls", "STARTTLS not offered",
+                where=settings.where, command="STARTTLS", port=993,
             )
         try:
             client.starttls(tls_context(settings))
@@ -121,33 +120,30 @@ class ImapMailbox(Mailbox):
             reason = text_of(exc).removeprefix("login failed: ")
             raise login_refused(settings, reason) from exc
         except OSError as exc:
-            raise lost(settings, exc, "logging in") from exc
+            raise lost(settings, exc, Phrase("doing_login")) from exc
         self.steps.append(Step("logged_in", user=settings.username))
 
     def _open_folder(self) -> None:
         settings = self.settings
         wanted = settings.folder.strip() or "INBOX"
-        with self._session("looking up the folder"):
+        with self._session(Phrase("doing_find_folder")):
             # LIST "" "" returns the hierarchy separator without listing folders.
             root = self._client.list_folders("", "")
             self.separator = text_of(root[0][1]) if root and root[0][1] else ""
             folder = self._find_folder(wanted)
             if folder is None:
                 raise fail(
-                    settings, "folder",
-                    f"Folder: {wanted!r} does not exist on {settings.where} (the server's "
-                    f"hierarchy separator is {self.separator!r}); existing folders: "
-                    f"{self._folder_names()}.",
-                    "folder not found",
+                    settings, "folder", "folder_missing", "folder not found",
+                    folder=repr(wanted), where=settings.where,
+                    separator=repr(self.separator), folders=self._folder_names(),
                 )
             self.folder = folder
             try:
                 self._client.select_folder(folder)
             except imaplib.IMAP4.error as exc:
                 raise fail(
-                    settings, "folder",
-                    f"Folder: {folder!r} on {settings.where} cannot be opened: {text_of(exc)}",
-                    text_of(exc),
+                    settings, "folder", "folder_unopenable", text_of(exc),
+                    folder=repr(folder), where=settings.where, reason=text_of(exc),
                 ) from exc
         self.steps.append(Step("opened_folder", folder=folder, separator=repr(self.separator)))
 
@@ -176,7 +172,7 @@ class ImapMailbox(Mailbox):
     def count(self) -> int:
         # Re-selecting is the reliable way to learn EXISTS after our own moves
         # (STATUS on the selected folder is discouraged by RFC 3501).
-        with self._session("counting messages"):
+        with self._session(Phrase("doing_count")):
             return int(self._client.select_folder(self.folder)[b"EXISTS"])
 
     def batches(self, limit: int | None = None) -> Iterator[list[MailboxMessage]]:
@@ -224,7 +220,7 @@ class ImapMailbox(Mailbox):
     def _sizes(self, seqs: range) -> list[tuple[int, int]]:
         """(uid, size) of a sequence-number window, in UID order."""
         client = self._client
-        with self._session("fetching message sizes"):
+        with self._session(Phrase("doing_sizes")):
             client.use_uid = False
             try:
                 response = client.fetch(list(seqs), ["UID", "RFC822.SIZE"])
@@ -264,7 +260,7 @@ class ImapMailbox(Mailbox):
         if not uids:
             return {}, {}
         try:
-            with self._session("fetching messages"):
+            with self._session(Phrase("doing_fetch_all")):
                 return self._fetch_raw(uids), {}
         except MailboxError as exc:
             if exc.step != "protocol":
@@ -274,7 +270,7 @@ class ImapMailbox(Mailbox):
         bodies, problems = {}, {}
         for uid in uids:
             try:
-                with self._session("fetching a message"):
+                with self._session(Phrase("doing_fetch_one")):
                     bodies.update(self._fetch_raw([uid]))
             except MailboxError as exc:
                 if exc.step != "protocol":
@@ -295,7 +291,7 @@ class ImapMailbox(Mailbox):
             return
         destination = self._destination(target)
         client = self._client
-        with self._session(f"moving messages to {destination}"):
+        with self._session(Phrase("doing_move", folder=destination)):
             for start in range(0, len(ids), _MAX_IDS_PER_COMMAND):
                 chunk = ids[start:start + _MAX_IDS_PER_COMMAND]
                 if self.use_move:
@@ -320,7 +316,7 @@ class ImapMailbox(Mailbox):
         name = f"{self.folder}{self.separator or '.'}{target}"
         if name in self._ready_folders:
             return name
-        with self._session(f"creating the folder {name}"):
+        with self._session(Phrase("doing_create_folder", folder=name)):
             if not self._client.list_folders("", name):
                 try:
                     self._client.create_folder(name)
@@ -328,10 +324,8 @@ class ImapMailbox(Mailbox):
                     # Another reader may have created it meanwhile.
                     if not self._client.list_folders("", name):
                         raise fail(
-                            self.settings, "folder",
-                            f"Folder: {name!r} could not be created on {self.settings.where}: "
-                            f"{text_of(exc)}",
-                            text_of(exc),
+                            self.settings, "folder", "folder_not_created", text_of(exc),
+                            folder=repr(name), where=self.settings.where, reason=text_of(exc),
                         ) from exc
                 with contextlib.suppress(imaplib.IMAP4.error):
                     self._client.subscribe_folder(name)  # so mail clients show it
@@ -352,10 +346,10 @@ class ImapMailbox(Mailbox):
                 client.shutdown()
 
     @contextlib.contextmanager
-    def _session(self, doing: str) -> Iterator[None]:
+    def _session(self, doing: Phrase) -> Iterator[None]:
         """Turn library errors during a command into MailboxError."""
         if self._client is None:
-            raise fail(self.settings, "protocol", f"Protocol: the mailbox is closed ({doing}).")
+            raise fail(self.settings, "protocol", "closed", doing=doing)
         try:
             yield
         except MailboxError:

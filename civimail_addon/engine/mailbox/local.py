@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .base import TARGETS, Mailbox, MailboxMessage, Step, too_large
-from .errors import fail, os_reason
+from .errors import Phrase, fail, os_reason
 from .settings import MailboxSettings
 
 _MAILDIR_SUBDIRS = ("new", "cur")  # read order: new first
@@ -34,19 +34,11 @@ class _LocalMailbox(Mailbox):
 
     def _check_path(self) -> None:
         if not self.path.is_dir():
-            raise fail(
-                self.settings, "folder",
-                f"Folder: the {self.kind} {str(self.path)!r} does not exist or is not a "
-                "directory.",
-                "not a directory",
-            )
+            raise fail(self.settings, "folder", "path_missing", "not a directory",
+                       kind=self.kind, path=repr(str(self.path)))
         if not os.access(self.path, os.R_OK | os.W_OK | os.X_OK):
-            raise fail(
-                self.settings, "folder",
-                f"Folder: the {self.kind} {str(self.path)!r} is not readable and writable by "
-                "this process.",
-                "permission denied",
-            )
+            raise fail(self.settings, "folder", "path_no_access", "permission denied",
+                       kind=self.kind, path=repr(str(self.path)))
         self._check_layout()
 
     def _check_layout(self) -> None:
@@ -75,9 +67,8 @@ class _LocalMailbox(Mailbox):
                             yield entry
             except OSError as exc:
                 raise fail(
-                    self.settings, "folder",
-                    f"Folder: {str(folder)!r} cannot be read: "
-                    f"{os_reason(exc, self.settings.timeout)}.",
+                    self.settings, "folder", "path_unreadable",
+                    path=repr(str(folder)), reason=os_reason(exc, self.settings.timeout),
                 ) from exc
 
     def count(self) -> int:
@@ -145,9 +136,9 @@ class _LocalMailbox(Mailbox):
                 continue
             except OSError as exc:
                 raise fail(
-                    self.settings, "folder",
-                    f"Folder: could not move {name!r} to {str(destination.parent)!r}: "
-                    f"{os_reason(exc, self.settings.timeout)}.",
+                    self.settings, "folder", "path_move_failed", name=repr(name),
+                    path=repr(str(destination.parent)),
+                    reason=os_reason(exc, self.settings.timeout),
                 ) from exc
 
     def _locate(self, name: str) -> Path | None:
@@ -163,9 +154,8 @@ class _LocalMailbox(Mailbox):
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as exc:
                 raise fail(
-                    self.settings, "folder",
-                    f"Folder: could not create {str(folder)!r}: "
-                    f"{os_reason(exc, self.settings.timeout)}.",
+                    self.settings, "folder", "path_create_failed",
+                    path=repr(str(folder)), reason=os_reason(exc, self.settings.timeout),
                 ) from exc
 
     def close(self, quiet: bool = False) -> None:
@@ -189,12 +179,8 @@ class MaildirMailbox(_LocalMailbox):
     def _check_layout(self) -> None:
         missing = [name for name in _MAILDIR_SUBDIRS if not (self.path / name).is_dir()]
         if missing:
-            raise fail(
-                self.settings, "folder",
-                f"Folder: {str(self.path)!r} is not a Maildir (no {' or '.join(missing)} "
-                "folder inside).",
-                "not a Maildir",
-            )
+            raise fail(self.settings, "folder", "not_maildir", "not a Maildir",
+                       path=repr(str(self.path)), missing=" or ".join(missing))
 
     def _sources(self) -> tuple[Path, ...]:
         return tuple(self.path / name for name in _MAILDIR_SUBDIRS)
@@ -210,7 +196,7 @@ class MaildirMailbox(_LocalMailbox):
 class DirectoryMailbox(_LocalMailbox):
     """Every regular file directly in the folder is one message."""
 
-    kind = "directory"
+    kind = Phrase("kind_directory")
 
     def _sources(self) -> tuple[Path, ...]:
         return (self.path,)

@@ -22,13 +22,11 @@ def resolve(settings: MailboxSettings, steps: list[str]) -> list[tuple]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise fail(
-            settings, "dns",
-            f"DNS: the host name {host!r} could not be resolved ({exc.strerror}).",
-            exc.strerror or str(exc),
-        ) from exc
+        reason = exc.strerror or str(exc)
+        raise fail(settings, "dns", "dns_unresolved", reason,
+                   host=repr(host), reason=reason) from exc
     except (UnicodeError, ValueError) as exc:
-        raise fail(settings, "dns", f"DNS: {host!r} is not a valid host name ({exc}).") from exc
+        raise fail(settings, "dns", "dns_invalid", host=repr(host), reason=exc) from exc
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     steps.append(Step("resolved", host=host, addresses=", ".join(addresses)))
     return infos
@@ -50,7 +48,7 @@ def connect(settings: MailboxSettings, infos: list[tuple], steps: list[str]) -> 
         return sock
     reason = os_reason(last_error, settings.timeout)
     raise fail(
-        settings, "tcp", f"TCP: could not connect to {settings.where}: {reason}.", reason
+        settings, "tcp", "tcp_unreachable", reason, where=settings.where, reason=reason
     ) from last_error
 
 
@@ -60,9 +58,8 @@ def tls_context(settings: MailboxSettings) -> ssl.SSLContext:
         return client_context(settings.verify_certificate, settings.cafile)
     except (OSError, ssl.SSLError) as exc:
         raise fail(
-            settings, "settings",
-            f"Invalid mailbox settings: the CA file {settings.cafile!r} could not be loaded "
-            f"({os_reason(exc, settings.timeout)}).",
+            settings, "settings", "settings_cafile",
+            cafile=repr(settings.cafile), reason=os_reason(exc, settings.timeout),
         ) from exc
 
 
@@ -70,7 +67,7 @@ def tls_failure(settings: MailboxSettings, exc: BaseException, starttls: bool) -
     how = "STARTTLS" if starttls else "TLS"
     reason = tls_reason(exc, settings.effective_port, settings.timeout)
     return fail(
-        settings, "tls", f"TLS: the {how} handshake with {settings.where} failed: {reason}", reason
+        settings, "tls", "tls_failed", reason, how=how, where=settings.where, reason=reason
     )
 
 
@@ -106,6 +103,5 @@ def lost(settings: MailboxSettings, exc: BaseException, doing: str) -> MailboxEr
     """The connection broke (or timed out) in the middle of a session."""
     reason = os_reason(exc, settings.timeout)
     return fail(
-        settings, "tcp", f"TCP: the connection to {settings.where} failed while {doing}: {reason}.",
-        reason,
+        settings, "tcp", "tcp_lost", reason, where=settings.where, doing=doing, reason=reason
     )

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from .base import Mailbox, MailboxMessage, Step, too_large
 from .errors import (
     MailboxError,
+    Phrase,
     fail,
     login_refused,
     not_greeted,
@@ -93,7 +94,7 @@ class Pop3Mailbox(Mailbox):
             )
         except (OSError, poplib.error_proto) as exc:
             reason = os_reason(exc, settings.timeout) if isinstance(exc, OSError) else _reason(exc)
-            raise not_greeted(settings, "a POP3", 995, reason) from exc
+            raise not_greeted(settings, "POP3", 995, reason) from exc
 
     def _stls(self) -> None:
         settings, pop = self.settings, self._pop
@@ -105,10 +106,8 @@ class Pop3Mailbox(Mailbox):
             reason = _reason(exc)
             if "not supported" in reason:
                 raise fail(
-                    settings, "tls",
-                    f"TLS: {settings.where} does not offer STLS (STARTTLS); choose SSL/TLS "
-                    "security (port 995) or no encryption.",
-                    reason,
+                    settings, "tls", "tls_no_starttls", reason,
+                    where=settings.where, command="STLS (STARTTLS)", port=995,
                 ) from exc
             raise tls_failure(settings, exc, starttls=True) from exc
         except OSError as exc:
@@ -124,13 +123,13 @@ class Pop3Mailbox(Mailbox):
             reason = _reason(exc)
             raise login_refused(settings, reason) from exc
         except OSError as exc:
-            raise lost(settings, exc, "logging in") from exc
+            raise lost(settings, exc, Phrase("doing_login")) from exc
         self.steps.append(Step("logged_in", user=settings.username))
 
     # -- reading -------------------------------------------------------------------
 
     def count(self) -> int:
-        with self._session("counting messages"):
+        with self._session(Phrase("doing_count")):
             return int(self._pop.stat()[0])  # excludes messages marked in this session
 
     def _load_index(self) -> None:
@@ -138,13 +137,13 @@ class Pop3Mailbox(Mailbox):
         if self._uids is not None:
             return
         pop = self._pop
-        with self._session("listing messages"):
+        with self._session(Phrase("doing_list")):
             sizes = array("Q")
             for line in pop.list()[1]:
                 number, size = line.split()[:2]
                 sizes.append(int(size))
                 if int(number) != len(sizes):
-                    raise fail(self.settings, "protocol", "Protocol: LIST skipped numbers.")
+                    raise fail(self.settings, "protocol", "list_gaps")
             try:
                 uids = [line.split()[1].decode("ascii", "replace") for line in pop.uidl()[1]]
             except poplib.error_proto:
@@ -153,7 +152,7 @@ class Pop3Mailbox(Mailbox):
                 uids = [str(number) for number in range(1, len(sizes) + 1)]
                 self.steps.append(Step("no_uidl"))
         if len(uids) != len(sizes):
-            raise fail(self.settings, "protocol", "Protocol: UIDL and LIST disagree.")
+            raise fail(self.settings, "protocol", "uidl_mismatch")
         self._uids, self._sizes = uids, sizes
 
     def batches(self, limit: int | None = None) -> Iterator[list[MailboxMessage]]:
@@ -186,7 +185,7 @@ class Pop3Mailbox(Mailbox):
 
     def _retr(self, number: int) -> tuple[bytes | None, str]:
         try:
-            with self._session("retrieving a message"):
+            with self._session(Phrase("doing_retrieve")):
                 lines = self._pop.retr(number)[1]
         except MailboxError as exc:
             if exc.step != "protocol":
@@ -200,7 +199,7 @@ class Pop3Mailbox(Mailbox):
     def mark(self, uids: Iterable[str], target: str) -> None:
         """DELE, applied by the server at QUIT; POP3 has no folders to move to."""
         self._check_target(target)
-        with self._session("deleting messages"):
+        with self._session(Phrase("doing_delete")):
             for uid in uids:
                 number = self._pending.pop(str(uid), None)
                 if number is not None:
@@ -222,17 +221,14 @@ class Pop3Mailbox(Mailbox):
             kind = "tcp" if isinstance(exc, OSError) else "protocol"
             reason = os_reason(exc, self.settings.timeout) if kind == "tcp" else _reason(exc)
             raise fail(
-                self.settings, kind,
-                f"{kind.upper() if kind == 'tcp' else 'Protocol'}: QUIT failed on "
-                f"{self.settings.where} ({reason}); the {self._deleted} message(s) marked in "
-                "this session stay on the server and will be read again.",
-                reason,
+                self.settings, kind, f"quit_failed_{kind}", reason,
+                where=self.settings.where, reason=reason, count=self._deleted,
             ) from exc
 
     @contextlib.contextmanager
-    def _session(self, doing: str) -> Iterator[None]:
+    def _session(self, doing: Phrase) -> Iterator[None]:
         if self._pop is None:
-            raise fail(self.settings, "protocol", f"Protocol: the mailbox is closed ({doing}).")
+            raise fail(self.settings, "protocol", "closed", doing=doing)
         try:
             yield
         except MailboxError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import MailboxError
+from .errors import fail
 
 REMOTE_PROTOCOLS = ("imap", "pop3")
 LOCAL_PROTOCOLS = ("maildir", "directory")
@@ -62,7 +62,7 @@ def validate(settings: MailboxSettings) -> None:
     """Raise MailboxError(step="settings") for settings no server could accept."""
     problem = _problem(settings)
     if problem:
-        raise MailboxError("settings", f"Invalid mailbox settings: {problem}.")
+        raise fail(settings, "settings", "settings_invalid", problem=problem)
 
 
 def _problem(settings: MailboxSettings) -> str:  # noqa: PLR0911 - one check per line reads best
