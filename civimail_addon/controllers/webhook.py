@@ -43,7 +43,10 @@ class CivimailWebhook(http.Controller):
             _logger.info("CiviMail: %s webhook request refused (%s)", provider, error.code)
             return _answer(400 if error.code == "malformed" else 403, error.code)
         if account._over_rate_limit():
-            return _answer(429, "rate limited")
+            # The provider retries later (RFC 6585): say when a minute's window ends.
+            response = _answer(429, "rate limited")
+            response.headers["Retry-After"] = "60"
+            return response
         event_id = env["civimail.provider.event"]._insert_received(
             account, replay_key, body, reason)
         if event_id is None:

@@ -186,8 +186,9 @@ class ProviderWebhookMixin:
         self.account.rate_limit = 1
         self.assertEqual(self.post(*self.signed("delivered", "ivy@example.com")).status_code,
                          200)
-        self.assertEqual(self.post(*self.signed("delivered", "ivy@example.com")).status_code,
-                         429)
+        refused = self.post(*self.signed("delivered", "ivy@example.com"))
+        self.assertEqual(refused.status_code, 429)
+        self.assertEqual(refused.headers["Retry-After"], "60", "the provider is told when to retry")
 
 
 @tagged("post_install", "-at_install")
