@@ -315,10 +315,11 @@ class CivimailBounce(models.Model):
         candidates = self.env["res.partner"].sudo().search([
             ("email_normalized", "in", list(due)), ("email_on_hold", "=", False)
         ])
+        last_by_email = {bounce.email: bounce for bounce in self}  # the latest of each email
         holds = {}
         for partner in candidates:
             bounce_type, count = due[partner.email_normalized]
-            last = self.filtered(lambda b, e=partner.email_normalized: b.email == e)[-1:]
+            last = last_by_email[partner.email_normalized]
             holds[partner] = (bounce_type, count, last.diagnostic or last.status)
         candidates._civimail_put_on_hold(holds)
 
