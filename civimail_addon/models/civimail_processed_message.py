@@ -66,8 +66,9 @@ class CivimailProcessedMessage(models.Model):
     @api.depends("label", "reason_data")
     @api.depends_context("lang")
     def _compute_texts(self):
+        types = self.env["civimail.bounce.type"]._by_code()  # once for the whole list
         for message in self:
-            message.result = render_result(self.env, message.label)
+            message.result = render_result(self.env, message.label, types)
             message.reason = render(self.env, message.reason_data)
 
     def _compute_raw_filename(self):

@@ -202,14 +202,17 @@ def _render_fact(env, stored):
         return english % params
 
 
-def render_result(env, code):
-    """A processed message's result in words: its label, or its bounce types' names."""
+def render_result(env, code, types=None):
+    """A processed message's result in words: its label, or its bounce types' names.
+
+    ``types``: the bounce types by code, when the caller words many results.
+    """
     if not code:
         return ""
     if code in RESULTS:
         return env._(RESULTS[code])
     codes = [part.strip() for part in code.split(",")]
-    types = env["civimail.bounce.type"]._by_code()
+    types = env["civimail.bounce.type"]._by_code() if types is None else types
     if all(part in types for part in codes):
         return ", ".join(types[part].with_context(lang=env.lang).name for part in codes)
     return code  # a label stored as words before results had codes
