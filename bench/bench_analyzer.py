@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 import conftest  # noqa: E402, F401 - registers civimail_addon without Odoo
 
-from civimail_addon.engine.analyzer import analyze  # noqa: E402
+from civimail_addon.engine.bounce import analyze  # noqa: E402
 
 _PLAUSIBLE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 NOT_BOUNCE_ACTIONS = {"delayed", "delivered", "relayed", "expanded"}

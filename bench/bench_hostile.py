@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import conftest  # noqa: E402, F401 - registers civimail_addon without Odoo
 from hostile_mail import HOSTILE_MESSAGES  # noqa: E402
 
-from civimail_addon.engine.analyzer import analyze  # noqa: E402
+from civimail_addon.engine.bounce import analyze  # noqa: E402
 from civimail_addon.engine.verp import VerpCodec  # noqa: E402
 
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from civimail_addon.engine.analyzer import analyze, render_table
+from civimail_addon.engine.bounce import analyze, render_table
 from civimail_addon.engine.verp import VerpCodec
 
 HEAD = (b"From: MAILER-DAEMON@mx.example.net\r\nTo: news@example.org\r\n"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from civimail_addon.engine.analyzer import analyze
+from civimail_addon.engine.bounce import analyze
 
 CORPUS = Path(__file__).resolve().parent / "data" / "bounces"
 _PLAUSIBLE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from hostile_mail import HOSTILE_MESSAGES, VERP_TO
 
-from civimail_addon.engine.analyzer import analyze
-from civimail_addon.engine.patterns import DEFAULT_PATTERNS, PatternSet
+from civimail_addon.engine.bounce import analyze
+from civimail_addon.engine.bounce.patterns import DEFAULT_PATTERNS, PatternSet
 from civimail_addon.engine.verp import VerpCodec
 
 CORPUS = Path(__file__).resolve().parent / "data" / "bounces"

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from civimail_addon.engine.patterns import (
+from civimail_addon.engine.bounce.patterns import (
     DEFAULT_PATTERNS,
     TYPE_CODES,
     PatternError,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from civimail_addon.engine.analyzer import analyze
-from civimail_addon.engine.classify import find_reply, find_status
+from civimail_addon.engine.bounce import analyze
+from civimail_addon.engine.bounce.classify import find_reply, find_status
 
 DATA = Path(__file__).resolve().parent / "data"
 NEGATIVES = json.loads((DATA / "negatives" / "labels.json").read_text())

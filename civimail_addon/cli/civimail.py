@@ -18,7 +18,7 @@ from odoo.cli import Command
 from odoo.modules.registry import Registry
 from odoo.tools import config
 
-from ..engine.analyzer import analyze, render_table
+from ..engine.bounce import analyze, render_table
 from ..models.civimail_job_log import JOBS
 
 # Server options run-job accepts and hands to Odoo's own configuration parser.

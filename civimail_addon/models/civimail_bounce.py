@@ -5,9 +5,9 @@ from markupsafe import Markup
 from odoo import api, fields, models, tools
 from odoo.tools import SQL
 
-from ..engine.analyzer import BouncedRecipient, Report, analyze
-from ..engine.budget import DEFAULT_SECONDS as ANALYSIS_SECONDS
-from ..engine.classify import classify, find_status
+from ..engine.bounce import DEFAULT_SECONDS as ANALYSIS_SECONDS
+from ..engine.bounce import Report, analyze
+from ..engine.bounce.refusal import smtp_refusal
 from ..engine.mailbox import IGNORED, PROCESSED
 from .stored_messages import ALREADY_PROCESSED, fact, render
 
@@ -214,14 +214,8 @@ class CivimailBounce(models.Model):
     @api.model
     def _record_smtp_refusal(self, trace, account, smtp_code, smtp_message, stage=""):
         """Record a permanent refusal at send time (5xx on MAIL, RCPT or DATA) as a bounce."""
-        diagnostic = f"smtp; {smtp_code} {' '.join(str(smtp_message).split())}"
-        command = {"mail": "MAIL FROM", "rcpt": "RCPT TO"}.get(stage, stage)
-        context = f"in reply to {command} command"
-        kind, hard, status = classify(
-            find_status(diagnostic), diagnostic, context if stage else "",
-            self.env["civimail.bounce.pattern"]._pattern_set(),
-        )
-        found = BouncedRecipient(trace.email or "", kind, hard, status, diagnostic)
+        found = smtp_refusal(trace.email or "", smtp_code, smtp_message, stage,
+                             self.env["civimail.bounce.pattern"]._pattern_set())
         report = Report(kind="bounce", reason=fact("reason_smtp_refusal"))
         return self._record_many(account, [(report, found, trace)])
 

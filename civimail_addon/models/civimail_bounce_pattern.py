@@ -3,7 +3,7 @@ import logging
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 
-from ..engine.patterns import DEFAULT_PATTERNS, PatternError, PatternSet, compile_pattern
+from ..engine.bounce.patterns import DEFAULT_PATTERNS, PatternError, PatternSet, compile_pattern
 
 _logger = logging.getLogger(__name__)
 

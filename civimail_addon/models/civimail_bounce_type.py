@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..engine.patterns import TYPE_CODES
+from ..engine.bounce.patterns import TYPE_CODES
 
 # One distinct colour per type, the same in every chart (red for the dead
 # addresses, orange for the temporary ones, purple for the sender's problems).

@@ -11,7 +11,7 @@ from markupsafe import Markup
 from odoo import api, fields, models, tools
 from odoo.tools.mail import decode_message_header, email_split_and_format, email_split_tuples
 
-from ..engine.analyzer import analyze
+from ..engine.bounce import analyze
 from ..engine.mailbox import IGNORED, PROCESSED
 from .stored_messages import fact, render
 

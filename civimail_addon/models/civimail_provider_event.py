@@ -5,7 +5,7 @@ from collections import Counter, defaultdict
 from odoo import api, fields, models, tools
 from odoo.tools import SQL
 
-from ..engine.analyzer import BouncedRecipient, Report
+from ..engine.bounce import BouncedRecipient, Report
 from ..engine.webhooks import (
     BOUNCE,
     COMPLAINT,

@@ -3,7 +3,7 @@ import logging
 from markupsafe import Markup
 from odoo import Command, api, fields, models, tools
 
-from ..engine.analyzer import BouncedRecipient, analyze
+from ..engine.bounce import BouncedRecipient, analyze
 from ..engine.mailbox import IGNORED, PROCESSED
 from ..engine.verp import OPT_OUT, REPLY, UNSUBSCRIBE
 from .stored_messages import ALREADY_PROCESSED, fact, render

@@ -6,7 +6,7 @@ from odoo import fields, tools
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 
-from ..engine.analyzer import analyze
+from ..engine.bounce import analyze
 from ..engine.mailbox import IGNORED, PROCESSED
 from ..models.stored_messages import render
 from .common import CivimailMailCase, corpus_dir, make_dsn

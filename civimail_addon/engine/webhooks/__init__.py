@@ -10,7 +10,7 @@ One module per provider (``ses``, ``mailgun``, ``sendgrid``, ``postmark``,
 * ``parse(body)``: the :class:`ProviderEvent` list the (verified) body holds,
   each bounce analysed into the analyzer's :class:`BouncedRecipient` (the
   provider's classification mapped to our type codes by the module's table,
-  an SMTP diagnostic, when given, classified by :func:`..classify.classify`).
+  an SMTP diagnostic, when given, classified by :func:`..bounce.classify.classify`).
 
 Nothing here reads the network except :func:`ses.fetch_certificate`.
 """
@@ -23,9 +23,9 @@ import json
 import re
 from dataclasses import dataclass
 
-from ..analyzer import BouncedRecipient, one_line
-from ..classify import classify, find_status
-from ..patterns import PatternSet, default_patterns
+from ..bounce import BouncedRecipient, one_line
+from ..bounce.classify import classify, find_status
+from ..bounce.patterns import PatternSet, default_patterns
 
 PROVIDERS = ("ses", "mailgun", "sendgrid", "postmark", "brevo")
 MAX_BODY = 1024 * 1024  # bytes; providers' batches stay far below (SendGrid: about 1,000 events)

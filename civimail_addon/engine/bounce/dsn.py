@@ -2,6 +2,8 @@
 
 Reads ``message/delivery-status`` parts and, for MTAs that send the same
 fields as plain text, any text part that carries per-recipient DSN fields.
+:class:`DeliveryStatus`, the registry's detector, reports the failed and
+delayed recipients (a DSN of successful delivery is no bounce).
 """
 
 from __future__ import annotations
@@ -9,8 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email.message import Message
+from typing import TYPE_CHECKING
 
-from . import mime
+from . import budget, mime
+from .classify import classify
+from .report import MAX_BOUNCES, BouncedRecipient, Report, one_line
+from .returned import original_recipient
+
+if TYPE_CHECKING:
+    from .interfaces import Context
 
 _FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]{1,40})\s*:\s*(.*)$")
 _RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
@@ -20,8 +29,12 @@ _ADDRESS = re.compile(
     r"(?<![^\s<>\"'();:,\[\]])[^\s<>\"'();:,\[\]@]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z0-9-]{2,63}")
 #: Characters of one DSN field value that are read (a Diagnostic-Code is a few lines).
 MAX_FIELD = 2000
-#: Per-recipient blocks read from one message.
-MAX_RECIPIENTS = 500
+#: Per-recipient blocks read from one message: as many as a report names.
+MAX_RECIPIENTS = MAX_BOUNCES
+# The first line of a multi-line reply ("554-...") and a success reply ("221 Bye").
+_MULTILINE = re.compile(r"\s*([45]\d\d)-")
+_SUCCESS_REPLY = re.compile(r"\s*2\d\d\b")
+_REFUSAL_CODE = re.compile(r"\b[45]\d\d\b")
 # RFC 3464 per-message and per-recipient fields (with folded continuations).
 _DSN_FIELD_LINE = re.compile(
     r"(?im)^(?:reporting-mta|dsn-gateway|received-from-mta|arrival-date|"
@@ -190,3 +203,65 @@ def recipients(msg: Message, attached: bool = True) -> list[DsnRecipient]:
                 remote_mta=_strip_type(block.get("remote-mta", "")),
             ))
     return found
+
+
+class DeliveryStatus:
+    name = "dsn"
+
+    def detect(self, msg: Message, context: Context) -> Report | None:
+        reports = recipients(msg, attached=context.daemon or context.null_sender)
+        budget.check()
+        failed = [r for r in reports if r.action not in SUCCESS_ACTIONS]
+        if reports and not failed:
+            return Report("not_bounce", "Delivery status notification of successful delivery.")
+        return _failed_report(msg, context, failed) if failed else None
+
+
+def _failed_report(msg: Message, context: Context, failed: list[DsnRecipient]) -> Report:
+    notice = context.notice
+    found = {f.email: f.diagnostic for f in context.first_found(set())}
+    original = original_recipient(msg, notice)
+    about_all = prose(notice)
+    bounces = []
+    for rcpt in failed:
+        email = rcpt.email or (original[0] if len(original) == 1 else "")
+        text = _whole_reply(rcpt.diagnostic, notice) or found.get(email, "")
+        delayed = rcpt.action == "delayed"
+        kind, hard, status = classify(rcpt.status, text, about_all, context.patterns,
+                                      temporary=delayed, recipient=email)
+        if delayed or status.startswith("4"):
+            hard = hard and not delayed and kind == "invalid"
+        bounces.append(BouncedRecipient(email, kind, hard, status, one_line(text or notice)))
+    action = "delayed" if all(r.action == "delayed" for r in failed) else "failed"
+    return Report("bounce", f"Delivery status notification ({action}).", bounces)
+
+
+def _whole_reply(diagnostic: str, notice: str) -> str:
+    """The Diagnostic-Code's reply, completed from the notice's transcript.
+
+    Sendmail keeps only the first line of a multi-line reply ("554-gmx.net
+    ... Service not available"), whose last lines say why ("554-IP address is
+    block listed"); the transcript in the notice has them all. A success reply
+    ("221 Bye", the answer to QUIT after a 421 greeting) explains nothing.
+    """
+    diagnostic = diagnostic or ""
+    code = _MULTILINE.match(diagnostic)
+    if code:
+        # The transcript's lines of this reply: from its first line on, while
+        # they carry its code.
+        first = " ".join(diagnostic.split())
+        lines = [" ".join(ln.split()).removeprefix("<<<").strip() for ln in notice.splitlines()]
+        if first in lines:
+            start = lines.index(first)
+            reply = [lines[start]]
+            for line in lines[start + 1:start + 20]:
+                if not line.startswith(code.group(1)):
+                    break
+                reply.append(line)
+                if line[3:4] == " ":  # "554 ..." ends a multi-line reply
+                    break
+            return " ".join(reply)
+        return diagnostic
+    if _SUCCESS_REPLY.match(diagnostic) and not _REFUSAL_CODE.search(diagnostic):
+        return ""
+    return diagnostic

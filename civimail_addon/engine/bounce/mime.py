@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from email import policy
 from email.message import Message
+from email.utils import parseaddr
 
 # Bytes of a message parsed at all: the notice and the delivery-status report
 # come first (RFC 3464 2.1), the returned message last; a bounce's first
@@ -63,6 +64,11 @@ def header(msg: Message | None, name: str) -> str:
             return " ".join(str(msg.get(name, ""))[:MAX_HEADER].split())
         except Exception:  # noqa: BLE001
             return ""
+
+
+def address(value: str) -> str:
+    """The lower-cased address of a header value such as From ('' when none)."""
+    return parseaddr(value)[1].lower()
 
 
 def _eight_bit(value: str) -> str:

@@ -1,4 +1,7 @@
-"""Complaints: RFC 5965 feedback reports, Microsoft JMRP and AOL's older forwards."""
+"""Complaints: RFC 5965 feedback reports, Microsoft JMRP and AOL's older forwards.
+
+The most authoritative evidence: a recipient says the mail was unwanted.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,14 @@ import re
 from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import getaddresses
+from typing import TYPE_CHECKING
 
 from . import mime
 from .dsn import address_of
+from .report import BouncedRecipient, Report
+
+if TYPE_CHECKING:
+    from .interfaces import Context
 
 _RCPT = re.compile(r"(?im)^(?:original-rcpt-to|removal-recipient)\s*:\s*(.+)$")
 _TYPE = re.compile(r"(?im)^feedback-type\s*:\s*([\w-]+)")
@@ -59,3 +67,16 @@ def parse(msg: Message) -> Complaint | None:
 
 def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(i for i in items if i))
+
+
+class Complaints:
+    name = "arf"
+
+    def detect(self, msg: Message, context: Context) -> Report | None:
+        complaint = parse(msg)
+        if complaint is None:
+            return None
+        # With no address to name, one entry still records the complaint
+        # (the caller can tie it to a mailing through VERP or Message-ID).
+        return Report("complaint", f"Feedback report ({complaint.feedback_type}).", [
+            BouncedRecipient(r, "complaint", False) for r in complaint.recipients or [""]])

@@ -5,6 +5,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from email.message import Message
+from typing import TYPE_CHECKING
+
+from .classify import classify
+from .report import BouncedRecipient, Report, one_line
+
+if TYPE_CHECKING:
+    from .interfaces import Context
 
 _START = re.compile(r'\{\s*"(notificationType|eventType|Type)"')
 
@@ -52,3 +60,23 @@ def parse(text: str) -> SesNotice | None:
     if kind in ("delivery", "send", "open", "click"):
         return SesNotice("not_bounce")
     return None
+
+
+class SesNotices:
+    name = "ses"
+
+    def detect(self, msg: Message, context: Context) -> Report | None:
+        notice = parse(context.text)
+        if notice is None:
+            return None
+        if notice.kind == "not_bounce":
+            return Report("not_bounce", "Amazon SES notification of a delivery.")
+        if notice.kind == "complaint":
+            return Report("complaint", "Amazon SES complaint notification.", [
+                BouncedRecipient(e, "complaint", False) for e, _s, _d in notice.entries if e])
+        bounces = []
+        for email, given, diagnostic in notice.entries:
+            kind, hard, status = classify(given, diagnostic, "", context.patterns,
+                                          temporary=not notice.permanent)
+            bounces.append(BouncedRecipient(email, kind, hard, status, one_line(diagnostic)))
+        return Report("bounce", "Amazon SES bounce notification.", bounces)

@@ -6,8 +6,13 @@ from __future__ import annotations
 import re
 from email.message import Message
 from email.utils import parseaddr
+from typing import TYPE_CHECKING
 
-from . import mime
+from . import mime, notice
+from .report import BouncedRecipient, Report, one_line
+
+if TYPE_CHECKING:
+    from .interfaces import Context
 
 _SUBJECT = re.compile(
     r"(?i)^\s*(out of (the )?office|auto(matic|matische)?[ -]?(reply|response|antwort)|"
@@ -76,3 +81,33 @@ def reason(msg: Message) -> str:
     if _SUBJECT.search(subject):
         return f"its subject ({subject[:60]!r}) is an auto-reply subject"
     return ""
+
+
+class Challenges:
+    """A challenge-response request, unless a mail system quotes a refusal."""
+
+    name = "challenge"
+
+    def detect(self, msg: Message, context: Context) -> Report | None:
+        refused = notice.quotes_refusal(context.own_text) or bool(msg.get("X-Failed-Recipients"))
+        if (context.daemon and refused) or not is_challenge(msg, context.own_text):
+            return None
+        return Report("challenge", "Challenge-response request: the recipient's filter asks "
+                      "the sender to confirm; not a bounce.", challenges=[
+            BouncedRecipient(context.sender, "challenge", False, "",
+                             one_line(mime.header(msg, "Subject")))])
+
+
+class AutoReplies:
+    """An auto-reply; Exim and others mark their bounces Auto-Submitted: auto-replied too."""
+
+    name = "autoreply"
+
+    def detect(self, msg: Message, context: Context) -> Report | None:
+        why = reason(msg)
+        if not why or (context.daemon and context.bounce_like):
+            return None
+        sender = context.sender
+        return Report("autoreply", f"Auto-reply: {why}.", [
+            BouncedRecipient(sender, "away", False, "", one_line(mime.header(msg, "Subject")))]
+            if sender else [])
