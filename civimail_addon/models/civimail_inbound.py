@@ -1,16 +1,11 @@
-import email
-import email.policy
-import functools
-import hashlib
 import logging
 from collections import defaultdict
-from datetime import timezone
-from email.headerregistry import HeaderRegistry
 
 from markupsafe import Markup
 from odoo import api, fields, models, tools
 from odoo.tools.mail import decode_message_header, email_split_and_format, email_split_tuples
 
+from ..engine import inbound
 from ..engine.bounce import analyze
 from ..engine.mailbox import IGNORED, PROCESSED
 from .stored_messages import fact, render
@@ -25,29 +20,6 @@ SUB_ADDRESS_SEPARATORS = "+-="
 # Messages authored in Odoo (as opposed to emails it received).
 AUTHORED_MESSAGE_TYPES = ("comment", "email_outgoing", "notification", "auto_comment",
                           "user_notification")
-
-
-class ParseOnceHeaderRegistry(HeaderRegistry):
-    """The header registry of the SMTP policy, parsing each header value once.
-
-    The policy parses a header again each time it is read, and reading a
-    message's body (the parser, then the host's extraction) reads each MIME
-    part's Content-Type a dozen times: most of the time spent parsing an
-    email. Parsed headers are immutable strings, so one serves every read.
-    """
-
-    def __call__(self, name, value):
-        if isinstance(value, str):
-            return self._parse(name, value)
-        return super().__call__(name, value)
-
-    @functools.lru_cache(maxsize=256)  # noqa: B019 - one registry, kept for the process
-    def _parse(self, name, value):
-        return super().__call__(name, value)
-
-
-# The policy of the host's mail gateway (message_process), with that registry.
-POLICY = email.policy.SMTP.clone(header_factory=ParseOnceHeaderRegistry())
 
 
 class CivimailInbound(models.AbstractModel):
@@ -117,7 +89,7 @@ class CivimailInbound(models.AbstractModel):
         attachments extraction (charsets, alternatives, inline images) is
         reused here.
         """
-        message = email.message_from_bytes(raw, policy=POLICY)
+        message = inbound.parse(raw)
         parsed = {
             "raw": raw,
             "message": message,
@@ -150,29 +122,13 @@ class CivimailInbound(models.AbstractModel):
 
     @api.model
     def _message_id(self, message, raw):
-        """The Message-ID, else one derived from the content, stable across copies.
-
-        Copies of one email differ by their trace headers (Received,
-        Delivered-To...), so the digest covers what the author wrote only.
-        """
-        message_id = " ".join(str(message.get("Message-Id") or "").split())
-        if message_id:
-            return message_id[:998]
-        parts = [str(message.get(name) or "") for name in ("From", "To", "Cc", "Date", "Subject")]
-        body = raw.partition(b"\r\n\r\n")[2] or raw.partition(b"\n\n")[2]
-        digest = hashlib.sha256("\n".join(parts).encode() + b"\n" + body).hexdigest()
-        return f"<civimail-{digest}@no-message-id>"
+        """The Message-ID, else one derived from the content, stable across copies."""
+        return inbound.message_id(message, raw)
 
     @api.model
     def _date(self, message):
         """The Date header in UTC, as stored; False when missing or invalid (dated now)."""
-        # The SMTP policy parses the header: an invalid date has no datetime.
-        date = getattr(message["Date"], "datetime", None)
-        if date is not None and date.tzinfo:  # else no zone ("-0000"): taken as UTC
-            try:
-                date = date.astimezone(timezone.utc).replace(tzinfo=None)
-            except OverflowError:  # past year 9999 in UTC
-                date = None
+        date = inbound.message_date(message)
         return fields.Datetime.to_string(date) if date else False
 
     @api.model

@@ -1,13 +1,9 @@
 import base64
-import email.utils
-import hashlib
 import logging
 import secrets
 import threading
 from collections import Counter
-from datetime import timedelta, timezone
-from email.parser import BytesHeaderParser
-from email.policy import compat32
+from datetime import timedelta
 from pathlib import Path
 
 from odoo import api, fields, models, tools
@@ -23,6 +19,7 @@ from ..engine.mailbox import (
     default_port,
     open_mailbox,
 )
+from ..engine.mailbox import headers as message_headers
 from ..engine.verp import VerpCodec
 from .access import check_manager
 from .stored_messages import ALREADY_PROCESSED, fact, mailbox_fact, render
@@ -607,41 +604,21 @@ class CivimailMailAccount(models.Model):
     @api.model
     def _headers(self, raw):
         """The parsed header block of ``raw`` (None when there is none to parse)."""
-        if not raw:
-            return None
-        try:
-            return BytesHeaderParser(policy=compat32).parsebytes(raw)
-        except Exception:  # noqa: BLE001 - broken headers are as good as none
-            return None
+        return message_headers.parse_headers(raw)
 
     @api.model
     def _header(self, headers, name):
-        try:
-            value = headers.get(name) if headers is not None else ""
-        except Exception:  # noqa: BLE001 - one broken header is as good as none
-            value = ""
-        return " ".join(str(value or "").split())[:998]
+        return message_headers.header(headers, name)
 
     @api.model
     def _header_date(self, headers):
         """The Date header as a naive UTC datetime, or False when missing or malformed."""
-        try:
-            date = email.utils.parsedate_to_datetime(self._header(headers, "Date"))
-        except (TypeError, ValueError, IndexError):
-            return False
-        if date.tzinfo is not None:
-            date = date.astimezone(timezone.utc).replace(tzinfo=None)
-        return date
+        return message_headers.header_date(headers) or False
 
     @api.model
     def _message_key(self, message, headers):
         """What identifies a message across runs: its Message-ID, else a digest."""
-        if message.raw is None:
-            return f"oversize:{message.uid}:{message.size}"
-        message_id = self._header(headers, "Message-ID")
-        if message_id:
-            return message_id[:900]
-        return "sha256:" + hashlib.sha256(message.raw).hexdigest()
+        return message_headers.message_key(message, headers)
 
     def _run_summary(self, counts, error):
         """The job log's line for this account: its counts by result, or its error."""
