@@ -1,5 +1,5 @@
 import logging
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 from markupsafe import Markup
 from odoo import api, fields, models, tools
@@ -279,27 +279,21 @@ class CivimailBounce(models.Model):
 
     @api.model
     def _count_host_bounces(self, partners_by_email, emails):
-        """Move the host's bounce counter (res.partner.message_bounce) of each contact.
+        """Tell the host of each bounce, as its mail gateway does (``_routing_handle_bounce``).
 
-        Same effect as the host's ``_message_receive_bounce`` once per bounce,
-        in one statement per increment instead of one write per contact.
+        The contacts with the bounced email get ``_message_receive_bounce``
+        once per bounce: the host raises their bounce counter
+        (``message_bounce``), and modules overriding the hook see CiviMail's
+        bounces as they see the host's.
         """
-        increments = defaultdict(list)
-        for email, count in Counter(emails).items():
-            increments[count] += partners_by_email[email].ids
-        for count, partner_ids in increments.items():
-            if partner_ids:
-                self.env.cr.execute(
-                    SQL(
-                        "UPDATE res_partner SET message_bounce = COALESCE(message_bounce, 0) + %s"
-                        " WHERE id = ANY(%s)",
-                        count,
-                        partner_ids,
-                    )
-                )
-        self.env["res.partner"].browse(
-            [pid for ids in increments.values() for pid in ids]
-        ).invalidate_recordset(["message_bounce"])
+        # One prefetch for the batch: what the host's write reads of each
+        # contact (its children, its users) is read once for all of them.
+        batch = self.env["res.partner"].sudo().browse(
+            {pid for email in emails for pid in partners_by_email[email].ids})
+        for email in emails:
+            partners = partners_by_email[email].with_prefetch(batch._prefetch_ids)
+            if partners:
+                partners._message_receive_bounce(email, partners)
 
     def _hold_when_due(self):
         """Put on hold the emails of these bounces that reached their type's threshold."""

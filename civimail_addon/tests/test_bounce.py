@@ -65,6 +65,31 @@ class TestBounceProcessing(CivimailMailCase):
         self.assertEqual(trace.trace_status, "bounce")
         self.assertEqual(self.partner.message_bounce, 1, "the host's counter moves too")
 
+    def test_an_override_of_the_host_bounce_hook_sees_each_bounce(self):
+        """A module overriding ``_message_receive_bounce`` hears of CiviMail's bounces,
+        as of the host's: once per bounce, on the contacts with the bounced email."""
+        namesake = self.env["res.partner"].create(
+            {"name": "Ada (work)", "email": "ada@example.com"})
+        Partner = self.env.registry["res.partner"]
+        host_hook = Partner._message_receive_bounce
+        heard = []
+
+        def receive_bounce(records, email, partner):
+            heard.append((records, email, partner))
+            return host_hook(records, email, partner)
+
+        first, second = self.make_trace(self.partner), self.make_trace(self.partner)
+        with patch.object(Partner, "_message_receive_bounce", receive_bounce):
+            self.Bounce._process_bounce_messages(self.account, {
+                "a": self.bounce_of(first, message_id="<a@mx.example.net>"),
+                "b": self.bounce_of(second, message_id="<b@mx.example.net>"),
+            })
+        contacts = self.partner | namesake
+        self.assertEqual(len(heard), 2, "one call per bounce")
+        for records, email, partner in heard:
+            self.assertEqual((records, email, partner), (contacts, "ada@example.com", contacts))
+        self.assertEqual(contacts.mapped("message_bounce"), [2, 2])
+
     def test_forged_or_unknown_verp_changes_nothing(self):
         trace = self.make_trace(self.partner)
         codec = self.account._verp_codec()
