@@ -12,7 +12,8 @@ import pytest
 from hostile_mail import HOSTILE_MESSAGES, VERP_TO
 
 from civimail_addon.engine.bounce import analyze
-from civimail_addon.engine.bounce.patterns import DEFAULT_PATTERNS, PatternSet
+from civimail_addon.engine.bounce.patterns import PatternSet
+from civimail_addon.engine.bounce.seed_patterns import DEFAULT_PATTERNS
 from civimail_addon.engine.verp import VerpCodec
 
 CORPUS = Path(__file__).resolve().parent / "data" / "bounces"

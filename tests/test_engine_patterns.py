@@ -5,12 +5,12 @@ import time
 import pytest
 
 from civimail_addon.engine.bounce.patterns import (
-    DEFAULT_PATTERNS,
     TYPE_CODES,
     PatternError,
     PatternSet,
     compile_pattern,
 )
+from civimail_addon.engine.bounce.seed_patterns import DEFAULT_PATTERNS
 
 
 def test_bad_regex_is_refused_by_name():

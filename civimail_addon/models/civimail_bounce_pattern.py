@@ -3,7 +3,8 @@ import logging
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 
-from ..engine.bounce.patterns import DEFAULT_PATTERNS, PatternError, PatternSet, compile_pattern
+from ..engine.bounce.patterns import PatternError, PatternSet, compile_pattern
+from ..engine.bounce.seed_patterns import DEFAULT_PATTERNS
 
 _logger = logging.getLogger(__name__)
 
