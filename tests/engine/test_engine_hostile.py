@@ -15,7 +15,7 @@ from civimail_addon.engine.analyzer import analyze
 from civimail_addon.engine.patterns import DEFAULT_PATTERNS, PatternSet
 from civimail_addon.engine.verp import VerpCodec
 
-CORPUS = Path(__file__).resolve().parent / "data" / "bounces"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "bounces"
 KINDS = {"bounce", "autoreply", "challenge", "complaint", "not_bounce", "unprocessable"}
 
 

@@ -6,12 +6,12 @@ from unittest.mock import patch
 
 import pytz
 from odoo import Command, tools
+from odoo.addons.civimail_addon.engine.sending import flatten
+from odoo.addons.civimail_addon.models.mailing_mailing import _Failure, _Worker
 from odoo.exceptions import UserError
 from odoo.modules import module as odoo_module
 from odoo.tests import HttpCase, tagged
 
-from ..engine.sending import flatten
-from ..models.mailing_mailing import _Failure, _Worker
 from .common import CivimailCase, test_servers
 
 ADDRESS_FIELDS = ("From", "To", "Reply-To", "Cc")

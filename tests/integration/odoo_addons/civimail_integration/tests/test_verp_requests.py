@@ -1,9 +1,9 @@
 from email.utils import make_msgid
 
+from odoo.addons.civimail_addon.engine.mailbox import IGNORED, PROCESSED
+from odoo.addons.civimail_addon.models.stored_messages import render
 from odoo.tests import tagged
 
-from ..engine.mailbox import IGNORED, PROCESSED
-from ..models.stored_messages import render
 from .common import CivimailMailCase, make_dsn
 from .test_send_mailings import SendCaseMixin, really_sending
 
