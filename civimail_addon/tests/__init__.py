@@ -4,5 +4,6 @@ from . import test_security
 from . import test_access_matrix
 from . import test_bounce
 from . import test_deliverability
+from . import test_inbound_email
 from . import test_dashboard
 from . import test_tour

@@ -24,6 +24,8 @@ import dns.resolver
 import dns.zone
 from odoo.tests import common, new_test_user
 
+from ..engine.mailbox import IGNORED, PROCESSED
+
 DATA = Path(__file__).resolve().parent / "data"
 
 
@@ -92,28 +94,34 @@ class CivimailMailCase(CivimailCase):
 
     def setUp(self):
         super().setUp()
-        self.maildir = Path(tempfile.mkdtemp(prefix="civimail-test-maildir-"))
-        self.addCleanup(shutil.rmtree, self.maildir, True)
-        for sub in ("cur", "new", "tmp"):
-            (self.maildir / sub).mkdir()
+        self.mail_root = Path(tempfile.mkdtemp(prefix="civimail-test-mail-"))
+        self.addCleanup(shutil.rmtree, self.mail_root, True)
 
-    def deliver(self, raw_message):
-        """Drop a message into the Maildir as a delivery agent does (tmp/, then new/)."""
+    def maildir(self, folder="INBOX"):
+        """The Maildir standing for an IMAP folder of that name (made on first use)."""
+        path = self.mail_root / folder
+        for sub in ("cur", "new", "tmp"):
+            (path / sub).mkdir(parents=True, exist_ok=True)
+        return path
+
+    def deliver(self, raw_message, folder="INBOX"):
+        """Drop a message into a folder as a delivery agent does (tmp/, then new/)."""
         if isinstance(raw_message, str):
             raw_message = raw_message.encode()
         name = f"{time.time_ns()}.P{os.getpid()}.test"
-        tmp = self.maildir / "tmp" / name
+        tmp = self.maildir(folder) / "tmp" / name
         tmp.write_bytes(raw_message)
-        final = self.maildir / "new" / name
+        final = tmp.parent.parent / "new" / name
         tmp.rename(final)
         return final
 
-    def make_account(self, **values):
+    def make_account(self, folder="INBOX", **values):
+        """A Maildir account reading ``folder``, set aside into its processed/ and ignored/."""
         defaults = {
             "name": "Bounces",
             "usage": "bounce",
             "protocol": "maildir",
-            "path": str(self.maildir),
+            "path": str(self.maildir(folder)),
             "local_part": "return+",
             "email_domain": "example.org",
         }
@@ -128,12 +136,19 @@ class CivimailMailCase(CivimailCase):
             "trace_status": "sent",
         })
 
-    def folder_files(self, target=""):
-        """Message files of the Maildir (``target``: "" for the inbox, processed, ignored)."""
-        path = self.maildir / target
+    def folder_files(self, folder="INBOX"):
+        """Message files of a folder; ``<folder>.processed`` is what the account set aside.
+
+        An IMAP account marks into ``<folder>.processed``; a Maildir account into
+        ``processed/`` inside its path: the same names serve both suites.
+        """
+        base, _dot, target = folder.rpartition(".")
+        if target in (PROCESSED, IGNORED):
+            path = self.maildir(base) / target
+        else:
+            path = self.maildir(folder)
         return sorted(p for sub in ("new", "cur") if (path / sub).is_dir()
                       for p in (path / sub).iterdir())
-
 
 class DnsZones:
     """DNS answers from zones a test sets ({origin: zone file text}), as a server gives them.

@@ -353,9 +353,10 @@ class TestBounceProcessing(BounceCaseMixin, CivimailMailCase):
                          ("quota", "5.2.2", False))
         self.assertEqual(trace.trace_status, "bounce")
         self.assertFalse(self.partner.email_on_hold, "a full mailbox holds after three")
-        self.assertEqual(self.folder_files(), [], "nothing is left in the inbox")
-        self.assertEqual(len(self.folder_files(PROCESSED)), 1)
-        self.assertEqual(len(self.folder_files(IGNORED)), 2, "the batch went on past garbage")
+        self.assertEqual(self.folder_files("INBOX"), [], "nothing is left in the inbox")
+        self.assertEqual(len(self.folder_files("INBOX.processed")), 1)
+        self.assertEqual(len(self.folder_files("INBOX.ignored")), 2,
+                         "the batch went on past garbage")
         outcomes = account.processed_message_ids.mapped("outcome")
         self.assertEqual(sorted(outcomes), ["ignored", "ignored", "processed"])
         # Read again: the messages were moved, nothing is counted twice.

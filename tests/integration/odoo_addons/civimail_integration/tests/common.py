@@ -10,6 +10,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 from odoo.addons.civimail_addon.tests.common import CivimailCase, make_dsn
+from odoo.addons.civimail_addon.tests.common import CivimailMailCase as ModuleMailCase
 
 # The corpus of real bounces kept in the repository (see its README).
 CORPUS = Path(__file__).resolve().parents[5] / "tests" / "data" / "bounces"
@@ -48,8 +49,8 @@ def corpus_dir():
     return corpus
 
 
-class CivimailMailCase(CivimailCase):
-    """Mail accounts on the suite's real Dovecot, with its certificate trusted."""
+class CivimailMailCase(ModuleMailCase):
+    """The module's mail case, its accounts reading the suite's real Dovecot over IMAPS."""
 
     @classmethod
     def setUpClass(cls):
@@ -59,15 +60,6 @@ class CivimailMailCase(CivimailCase):
         # The harness's own authority signs Dovecot's certificate: trust it the
         # way an admin trusts a private CA, through the system's trust settings.
         cls.startClassPatcher(patch.dict(os.environ, {"SSL_CERT_FILE": cls.dovecot.ca_file}))
-        # The suite may run on a database with demo data: its mail accounts
-        # would be the default bounce account and read by every job run.
-        cls.env["civimail.mail.account"].search([]).active = False
-        cls.mailing = cls.env["mailing.mailing"].create({
-            "subject": "Autumn newsletter",
-            "body_html": "<p>Hello</p>",
-            "mailing_model_id": cls.env["ir.model"]._get_id("res.partner"),
-            "user_id": cls.env.user.id,
-        })
 
     def setUp(self):
         super().setUp()
@@ -87,15 +79,6 @@ class CivimailMailCase(CivimailCase):
             "email_domain": "example.org",
         }
         return self.env["civimail.mail.account"].create({**defaults, **values})
-
-    def make_trace(self, partner, mailing=None):
-        return self.env["mailing.trace"].create({
-            "mass_mailing_id": (mailing or self.mailing).id,
-            "model": "res.partner",
-            "res_id": partner.id,
-            "email": partner.email_normalized,
-            "trace_status": "sent",
-        })
 
     def folder_files(self, folder="INBOX"):
         """Message files of an IMAP folder of the Dovecot user (new and cur)."""
