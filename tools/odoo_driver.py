@@ -90,14 +90,12 @@ class Odoo:
     def stock_command(self, addons_dir, data_dir, *args):
         """The argv of odoo-bin as a partner's CI runs it: Odoo's own addons and ``addons_dir``.
 
-        Only the database connection comes from our configuration; the empty
+        Only the database connection comes from our configuration; an empty
         configuration file keeps a ``~/.odoorc`` out of it.
         """
-        config = Path(data_dir).parent / "stock.conf"
-        config.write_text("[options]\n")
         password = self.options.get("db_password")
         return [
-            self.python, str(self.odoo_bin), "-c", str(config),
+            self.python, str(self.odoo_bin), "-c", os.devnull,
             f"--addons-path={self.source / 'odoo' / 'addons'},{self.source / 'addons'},"
             f"{addons_dir}",
             f"--data-dir={data_dir}",
@@ -110,9 +108,8 @@ class Odoo:
     @staticmethod
     def stock_environ():
         """This process's environment without the repository's paths and CIVIMAIL_* settings."""
-        env = {name: value for name, value in os.environ.items()
-               if not name.startswith("CIVIMAIL_") and name not in ("PYTHONPATH", "PYTHONSTARTUP")}
-        return env
+        return {name: value for name, value in os.environ.items()
+                if not name.startswith("CIVIMAIL_") and name not in ("PYTHONPATH", "PYTHONSTARTUP")}
 
     def environ(self, **extra):
         env = dict(os.environ, PYTHONPATH=str(ROOT), **extra)

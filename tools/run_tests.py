@@ -126,7 +126,7 @@ def run_module_suite(tally, test_tags=f"/{MODULE}", log_path=DATA / "odoo-test.l
 
 
 def run_integration_suite(tally, test_tags=f"/{INTEGRATION_MODULE}",
-                          log_path=DATA / "odoo-integration-test.log"):
+                          log_path=DATA / "odoo-test-integration.log"):
     """The test-only addon civimail_integration, with the test servers up."""
     odoo = Odoo()
     dbname = unique_dbname("civimail_integration_test")
