@@ -5,5 +5,7 @@ from . import test_access_matrix
 from . import test_bounce
 from . import test_deliverability
 from . import test_inbound_email
+from . import test_verp_requests
+from . import test_mail_server_tls
 from . import test_dashboard
 from . import test_tour

@@ -150,6 +150,35 @@ class CivimailMailCase(CivimailCase):
         return sorted(p for sub in ("new", "cur") if (path / sub).is_dir()
                       for p in (path / sub).iterdir())
 
+class MailingCaseMixin:
+    """Mailings to four readers of a company whose bounces return to a directory account."""
+
+    @classmethod
+    def setup_mailings(cls):
+        cls.account = cls.env["civimail.mail.account"].create({
+            "name": "Returns", "usage": "bounce", "protocol": "directory",
+            "path": tempfile.gettempdir(),
+            "local_part": "return+", "email_domain": "bounces.example.org", "is_default": True,
+        })
+        cls.partners = cls.env["res.partner"].create([
+            {"name": f"Reader {n}", "email": f"reader{n}@example.com"} for n in range(4)
+        ])
+
+    def make_mailing(self, partners=None, **values):
+        partners = self.partners if partners is None else partners
+        return self.env["mailing.mailing"].create({
+            "subject": "News for {{ object.name }}",
+            "body_html": '<p>Dear <t t-out="object.name"/>, <a href="https://example.com/read">'
+                         'read</a> or <a href="/unsubscribe_from_list">unsubscribe</a>.</p>',
+            "email_from": "News <news@example.org>",
+            "mailing_model_id": self.env["ir.model"]._get_id("res.partner"),
+            "mailing_domain": repr([("id", "in", partners.ids)]),
+            **values,
+        })
+
+    def traces(self, mailing):
+        return self.env["mailing.trace"].search([("mass_mailing_id", "=", mailing.id)])
+
 class DnsZones:
     """DNS answers from zones a test sets ({origin: zone file text}), as a server gives them.
 
