@@ -1,11 +1,13 @@
 """What the module's tests share. They run on a stock Odoo with PostgreSQL only.
 
-No mail or DNS server is needed: mail accounts read a local Maildir
-(``CivimailMailCase``), DNS answers come from zones a test writes, served by
-dnspython's own resolver patched at its one query method (``patch_dns``), and
+No mail or DNS server is needed: mail accounts read local Maildirs
+(``CivimailMailCase``), DNS answers come from zones a test writes, served
+through dnspython's own resolver patched at its one query method
+(``DnsZones``), what the host sends is caught by its own ``MockEmail``, and
 the few stored messages are in ``tests/data`` (written for this project).
-The same suites against real Dovecot, SMTP and DNS servers are in the
-repository's tests/integration (the ``civimail_integration`` test addon).
+The tests that need real Dovecot, SMTP and DNS servers or the bounce corpus
+are in the repository's tests/integration (the ``civimail_integration``
+test addon), which reuses these cases.
 """
 
 import os
@@ -73,7 +75,6 @@ def make_dsn(verp_address, recipient, status="5.1.1",
         f"Diagnostic-Code: {diagnostic.format(rcpt=recipient)}\r\n"
         "\r\n--dsn--\r\n"
     ).encode()
-
 
 
 class CivimailMailCase(CivimailCase):
