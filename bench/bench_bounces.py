@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.odoo import Odoo, unique_dbname  # noqa: E402
+from tools.odoo_driver import Odoo, unique_dbname  # noqa: E402
 
 # Runs inside `odoo-bin shell`: `env` is the superuser environment.
 PROGRAM = r'''

@@ -5,7 +5,7 @@ Usage: ``.venv/bin/python bench/bench_hostile.py``. Each message is about
 blank lines, 5,000 recipients, deeply nested comments or long runs of address
 characters, the shapes that made the earlier patterns quadratic. Prints the
 time of each analysis (target: under a second each) and what was reported.
-The fuzz test (``tests/test_engine_hostile.py``) checks the same shapes never
+The fuzz test (``tests/engine/test_engine_hostile.py``) checks the same shapes never
 raise and never run out of the per-message budget; the timings live here.
 """
 
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "engine")]
 import conftest  # noqa: E402, F401 - registers civimail_addon without Odoo
 from hostile_mail import HOSTILE_MESSAGES  # noqa: E402
 

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.dovecot import Dovecot  # noqa: E402
-from harness.odoo import CONF, Odoo, unique_dbname  # noqa: E402
+from tools.odoo_driver import CONF, Odoo, unique_dbname  # noqa: E402
 
 KNOWN = 200  # known individual contacts
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 80  # ~20 KB

@@ -30,8 +30,8 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.odoo import Odoo, unique_dbname  # noqa: E402
 from harness.smtp_sink import SmtpSink  # noqa: E402
+from tools.odoo_driver import Odoo, unique_dbname  # noqa: E402
 
 SETUP = """
 env["ir.mail_server"].create({{"name": "Sink", "smtp_host": "{host}", "smtp_port": {port},

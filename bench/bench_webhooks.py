@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness import free_ports, providers  # noqa: E402
-from harness.odoo import Odoo, unique_dbname  # noqa: E402
+from tools.odoo_driver import Odoo, unique_dbname  # noqa: E402
 
 SIGNING_KEY = "bench-signing-key"
 DIAGNOSTIC = "smtp; 550 5.1.1 <{email}>: Recipient address rejected: User unknown"

@@ -21,7 +21,6 @@ import pytest
 from harness import HarnessError, remove_tree, require_program
 from harness.dns_server import DnsServer
 from harness.dovecot import Dovecot
-from harness.odoo import Odoo, unique_dbname
 from harness.smtp_sink import SmtpSink
 from harness.tls import make_tls_files
 
@@ -97,21 +96,3 @@ def dns_server(nsd_server):
         nsd_server.set_zones({})
     return nsd_server
 
-
-@pytest.fixture(scope="session")
-def odoo():
-    try:
-        return Odoo()
-    except (RuntimeError, OSError) as error:
-        pytest.fail(f"Odoo is not prepared: {error}")
-
-
-@pytest.fixture(scope="session")
-def odoo_db(odoo):
-    """A fresh database with civimail_addon installed, dropped after the session."""
-    dbname = unique_dbname("civimail_pytest")
-    try:
-        odoo.install(dbname)
-        yield dbname
-    finally:
-        odoo.drop_database(dbname)

@@ -1,4 +1,5 @@
-"""Pytest suites for the engine and the test servers.
+"""Pytest suites: tests/engine (the engine alone), tests/integration (real servers,
+odoo-bin, the module installed), tests/docs (the README).
 
 The engine lives inside the Odoo module (``civimail_addon/engine``) but never
 imports Odoo. Importing ``civimail_addon.engine`` normally runs the module's

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.odoo import DATA, MODULE, Odoo  # noqa: E402
+from tools.odoo_driver import DATA, MODULE, Odoo  # noqa: E402
 
 DBNAME = "civimail"
 PIDFILE = DATA / "odoo-run.pid"

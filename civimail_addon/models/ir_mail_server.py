@@ -115,7 +115,8 @@ class IrMailServer(models.Model):
         if mail_server_id:
             server = self.sudo().browse(mail_server_id)
         elif not host:
-            server = self.sudo()._find_mail_server(smtp_from)[0]
+            # None when no server is configured: the host then uses odoo-bin's SMTP options.
+            server = self.sudo()._find_mail_server(smtp_from)[0] or self.browse()
         else:
             server = self.browse()
         return client_context(verify=not server.civimail_accept_self_signed)

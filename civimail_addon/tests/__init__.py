@@ -2,14 +2,10 @@ from . import test_i18n
 from . import test_job_log
 from . import test_security
 from . import test_access_matrix
-from . import test_test_servers
 from . import test_bounce
-from . import test_mail_account
-from . import test_inbound_email
-from . import test_send_mailings
 from . import test_deliverability
-from . import test_smtp_tls
+from . import test_inbound_email
+from . import test_verp_requests
+from . import test_mail_server_tls
 from . import test_dashboard
 from . import test_tour
-from . import test_verp_requests
-from . import test_provider_webhooks

@@ -1,4 +1,3 @@
-import json
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -6,10 +5,9 @@ from odoo import fields, tools
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 
-from ..engine.bounce import analyze
 from ..engine.mailbox import IGNORED, PROCESSED
 from ..models.stored_messages import render
-from .common import CivimailMailCase, corpus_dir, make_dsn
+from .common import DATA, CivimailMailCase, make_dsn
 
 # A DSN status (RFC 3463) and diagnostic for each type, as mail servers word them.
 SIGNALS_OF_TYPE = {
@@ -26,9 +24,8 @@ SIGNALS_OF_TYPE = {
 }
 
 
-@tagged("post_install", "-at_install")
-class TestBounceProcessing(CivimailMailCase):
-    """Bounces of our mailings are tied to their trace by a signed VERP address."""
+class BounceCaseMixin:
+    """A bounce account, a contact and helpers; shared with the integration suite."""
 
     @classmethod
     def setUpClass(cls):
@@ -50,6 +47,11 @@ class TestBounceProcessing(CivimailMailCase):
     def bounce_of(self, trace, **kwargs):
         verp = self.account._verp_codec().build(trace.id, trace.email)
         return make_dsn(verp, trace.email, **kwargs)
+
+
+@tagged("post_install", "-at_install")
+class TestBounceProcessing(BounceCaseMixin, CivimailMailCase):
+    """Bounces of our mailings are tied to their trace by a signed VERP address."""
 
     # -- VERP -------------------------------------------------------------------------
     def test_verp_bounce_marks_the_trace(self):
@@ -156,33 +158,6 @@ class TestBounceProcessing(CivimailMailCase):
                 self.process(self.bounce_of(trace, status=status, diagnostic=diagnostic))
                 bounce = self.Bounce.search([("trace_id", "=", trace.id)])
                 self.assertEqual(bounce.type_id.code, code)
-
-    def test_every_seeded_type_from_real_bounces(self):
-        """Real bounces of the corpus, returned to a trace's VERP address, end to end."""
-        corpus = corpus_dir()
-        labels = json.loads((corpus / "labels.json").read_text())
-        reached = set()
-        for name, label in sorted(labels.items()):
-            expected = {entry["type"] for entry in label.get("expect", [])}
-            if len(expected) != 1 or expected <= reached:
-                continue
-            raw = (corpus / name).read_bytes()
-            report = analyze(raw)
-            if len(report.bounces) != 1 or report.bounces[0].type not in expected:
-                continue
-            found = report.bounces[0]
-            partner = self.env["res.partner"].create({"name": name, "email": found.email
-                                                      or f"{name}@example.com"})
-            trace = self.make_trace(partner)
-            verp = self.account._verp_codec().build(trace.id, trace.email)
-            # The receiving MTA records the envelope recipient, as Postfix and Dovecot do.
-            self.process(f"Delivered-To: {verp}\r\n".encode() + raw)
-            bounce = self.Bounce.search([("trace_id", "=", trace.id)])
-            self.assertEqual(bounce.type_id.code, found.type, name)
-            reached.add(found.type)
-        # Challenge-response requests are no bounces: test_challenge_response_... below.
-        missing = set(self.types) - reached - {"loop", "unknown", "challenge"}
-        self.assertFalse(missing, f"types no real bounce reached: {missing}")
 
     def test_threshold_puts_the_email_on_hold_and_release_resets(self):
         twin = self.env["res.partner"].create({"name": "Ada (work)", "email": "ada@example.com"})
@@ -318,19 +293,6 @@ class TestBounceProcessing(CivimailMailCase):
         self.assertEqual(activities.user_id, managers)
         self.assertEqual(len(activities), len(managers), "one per manager, not one per bounce")
 
-    def test_job_log_counts_per_type(self):
-        account = self.make_account(name="IMAP bounces")
-        for code in ("invalid", "quota"):
-            partner = self.env["res.partner"].create({"name": code, "email": f"{code}@ex.com"})
-            trace = self.make_trace(partner)
-            status, diagnostic = SIGNALS_OF_TYPE[code]
-            self.dovecot.deliver(make_dsn(account._verp_codec().build(trace.id, trace.email),
-                                          trace.email, status=status, diagnostic=diagnostic))
-        log = self.env["civimail.job.log"]._run_job("fetch_bounces", records=account)
-        self.assertEqual(log.processed_count, 2)
-        self.assertIn("Invalid 1", log.message)
-        self.assertIn("Quota 1", log.message)
-
     def test_challenge_response_is_shown_never_counted_nor_held(self):
         trace = self.make_trace(self.partner)
         verp = self.account._verp_codec().build(trace.id, trace.email)
@@ -355,19 +317,6 @@ class TestBounceProcessing(CivimailMailCase):
         self.assertEqual((outcome, label), (IGNORED, "set_aside"))
         self.assertIn("stopped", reason)
         self.assertFalse(self.Bounce.search([("trace_id", "=", trace.id)]))
-
-    def test_slow_pattern_is_named_on_the_pattern_and_in_the_job_log(self):
-        slow = self.env["civimail.bounce.pattern"].create({
-            "type_id": self.types["spam"].id, "sequence": -1, "pattern": r"(a|aa)+$"})
-        account = self.make_account(name="IMAP bounces")
-        trace = self.make_trace(self.partner)
-        self.dovecot.deliver(make_dsn(account._verp_codec().build(trace.id, trace.email),
-                                      trace.email, status="5.0.0",
-                                      diagnostic="smtp; 550 " + "a" * 40 + "b"))
-        log = self.env["civimail.job.log"]._run_job("fetch_bounces", records=account)
-        self.assertEqual(log.processed_count, 1, "the message is still processed")
-        self.assertTrue(slow.slow_date)
-        self.assertIn(r"(a|aa)+$", log.message)
 
     # -- patterns -------------------------------------------------------------------------
     def test_patterns_are_seeded_and_validated(self):
@@ -406,3 +355,36 @@ class TestBounceProcessing(CivimailMailCase):
                          {"ada@example.com"}, "mailings skip it though it never bounced")
         self.partner.with_user(self.user_manager).action_civimail_release_hold()
         self.assertFalse(self.Bounce._emails_on_hold({"ada@example.com"}))
+
+    # -- the job, on a local Maildir ------------------------------------------------------
+    def stored(self, name, return_path, recipient):
+        raw = (DATA / name).read_bytes()
+        return raw.replace(b"RETURN_PATH", return_path.encode()).replace(
+            b"RECIPIENT", recipient.encode())
+
+    def test_fetch_bounces_reads_a_maildir_and_sets_each_message_aside_by_outcome(self):
+        account = self.make_account(name="Maildir bounces")
+        trace = self.make_trace(self.partner)
+        verp = account._verp_codec().build(trace.id, trace.email)
+        self.deliver(self.stored("dsn_mailbox_full.eml", verp, trace.email))
+        self.deliver(self.stored("reply_from_reader.eml", "return@example.org", trace.email))
+        self.deliver((DATA / "garbage.eml").read_bytes())
+        log = self.env["civimail.job.log"]._run_job("fetch_bounces", records=account)
+        self.assertEqual(log.status, "ok", log.message)
+        self.assertEqual(log.processed_count, 1)
+        self.assertIn("Quota 1", log.message)
+        bounce = self.Bounce.search([("trace_id", "=", trace.id)])
+        self.assertEqual((bounce.type_id.code, bounce.status, bounce.hard),
+                         ("quota", "5.2.2", False))
+        self.assertEqual(trace.trace_status, "bounce")
+        self.assertFalse(self.partner.email_on_hold, "a full mailbox holds after three")
+        self.assertEqual(self.folder_files("INBOX"), [], "nothing is left in the inbox")
+        self.assertEqual(len(self.folder_files("INBOX.processed")), 1)
+        self.assertEqual(len(self.folder_files("INBOX.ignored")), 2,
+                         "the batch went on past garbage")
+        outcomes = account.processed_message_ids.mapped("outcome")
+        self.assertEqual(sorted(outcomes), ["ignored", "ignored", "processed"])
+        # Read again: the messages were moved, nothing is counted twice.
+        log = self.env["civimail.job.log"]._run_job("fetch_bounces", records=account)
+        self.assertEqual(log.processed_count, 0)
+        self.assertEqual(len(self.Bounce.search([("trace_id", "=", trace.id)])), 1)

@@ -16,7 +16,7 @@ from civimail_addon.engine.bounce.patterns import PatternSet
 from civimail_addon.engine.bounce.seed_patterns import DEFAULT_PATTERNS
 from civimail_addon.engine.verp import VerpCodec
 
-CORPUS = Path(__file__).resolve().parent / "data" / "bounces"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "bounces"
 KINDS = {"bounce", "autoreply", "challenge", "complaint", "not_bounce", "unprocessable"}
 
 

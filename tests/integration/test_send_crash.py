@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from harness.odoo import unique_dbname
+from tools.odoo_driver import unique_dbname
 
 RECIPIENTS = 120
 

@@ -15,7 +15,7 @@ import pytest
 from harness.launcher import ENV_VAR, attach, test_servers
 from harness.smtp_sink import SmtpSink
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _raw(subject="Sink check"):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parent / "data" / "bounces"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "bounces"
 
 
 def civimail(odoo, *args):

@@ -3,11 +3,10 @@ import os
 import time
 from unittest.mock import patch
 
+from odoo.addons.civimail_addon.models.civimail_provider_account import SNS_CERTIFICATE_HOST_PARAM
+from odoo.addons.civimail_addon.tests.common import CivimailCase, make_dsn
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
-
-from ..models.civimail_provider_account import SNS_CERTIFICATE_HOST_PARAM
-from .common import CivimailCase, make_dsn
 
 DIAGNOSTIC = "smtp; 550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown"
 

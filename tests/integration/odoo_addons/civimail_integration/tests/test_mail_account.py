@@ -5,11 +5,11 @@ import tempfile
 from pathlib import Path
 from unittest.mock import patch
 
+from odoo.addons.civimail_addon.engine.mailbox import MailboxError
+from odoo.addons.civimail_addon.engine.mailbox.imap import ImapMailbox
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 
-from ..engine.mailbox import MailboxError
-from ..engine.mailbox.imap import ImapMailbox
 from .common import CivimailMailCase, make_dsn
 
 

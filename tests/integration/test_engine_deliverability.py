@@ -36,7 +36,7 @@ from civimail_addon.engine.deliverability.dkim import rsa_key_bits
 from civimail_addon.engine.deliverability.dmarc import organizational_domain
 from civimail_addon.engine.deliverability.headers import RESULTS
 
-CORPUS = Path(__file__).resolve().parent / "data" / "bounces"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "bounces"
 
 
 def txt(text):

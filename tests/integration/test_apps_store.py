@@ -9,9 +9,9 @@ import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
-from harness.odoo import MODULE, unique_dbname
+from tools.odoo_driver import MODULE, unique_dbname
 
-ADDON = Path(__file__).resolve().parent.parent / MODULE
+ADDON = Path(__file__).resolve().parents[2] / MODULE
 DESCRIPTION = ADDON / "static" / "description"
 MANIFEST = ast.literal_eval((ADDON / "__manifest__.py").read_text())
 

@@ -1,7 +1,8 @@
 """Drive the real Odoo 18 that tools/setup.sh prepared: databases, odoo-bin runs.
 
-Used by ``make run``, by the test runner for the Odoo suite, and by the pytest
-fixtures that need an installed database (``odoo_db`` in harness/fixtures.py).
+Used by ``make run`` (tools/odoo_server.py), by the test runner for the Odoo
+suites (tools/run_tests.py), by the benchmarks, and by the pytest fixtures that
+need an installed database (``odoo_db`` in tests/integration/conftest.py).
 """
 
 import configparser
@@ -51,7 +52,7 @@ class Odoo:
             cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname])
             return cr.fetchone() is not None
 
-    def drop_database(self, dbname):
+    def drop_database(self, dbname, data_dir=None):
         connection = self.connect()
         try:
             with connection.cursor() as cr:
@@ -65,7 +66,7 @@ class Odoo:
                 cr.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
         finally:
             connection.close()
-        filestore = Path(self.options["data_dir"]) / "filestore" / dbname
+        filestore = Path(data_dir or self.options["data_dir"]) / "filestore" / dbname
         if filestore.exists():
             subprocess.run(["rm", "-rf", str(filestore)], check=False)
 
@@ -85,6 +86,30 @@ class Odoo:
         if args and not args[0].startswith("-"):  # a subcommand (shell, db…) comes first
             return [self.python, str(self.odoo_bin), args[0], "-c", str(self.conf), *args[1:]]
         return [self.python, str(self.odoo_bin), "-c", str(self.conf), *args]
+
+    def stock_command(self, addons_dir, data_dir, *args):
+        """The argv of odoo-bin as a partner's CI runs it: Odoo's own addons and ``addons_dir``.
+
+        Only the database connection comes from our configuration; an empty
+        configuration file keeps a ``~/.odoorc`` out of it.
+        """
+        password = self.options.get("db_password")
+        return [
+            self.python, str(self.odoo_bin), "-c", os.devnull,
+            f"--addons-path={self.source / 'odoo' / 'addons'},{self.source / 'addons'},"
+            f"{addons_dir}",
+            f"--data-dir={data_dir}",
+            f"--db_host={self.options['db_host']}", f"--db_port={self.options['db_port']}",
+            f"--db_user={self.options['db_user']}",
+            *([f"--db_password={password}"] if password not in (None, "False") else []),
+            *args,
+        ]
+
+    @staticmethod
+    def stock_environ():
+        """This process's environment without the repository's paths and CIVIMAIL_* settings."""
+        return {name: value for name, value in os.environ.items()
+                if not name.startswith("CIVIMAIL_") and name not in ("PYTHONPATH", "PYTHONSTARTUP")}
 
     def environ(self, **extra):
         env = dict(os.environ, PYTHONPATH=str(ROOT), **extra)

@@ -1,17 +1,17 @@
 import email
 import email.policy
-import tempfile
 from contextlib import contextmanager
 from unittest.mock import patch
 
 import pytz
 from odoo import Command, tools
+from odoo.addons.civimail_addon.engine.sending import flatten
+from odoo.addons.civimail_addon.models.mailing_mailing import _Failure, _Worker
+from odoo.addons.civimail_addon.tests.common import MailingCaseMixin
 from odoo.exceptions import UserError
 from odoo.modules import module as odoo_module
 from odoo.tests import HttpCase, tagged
 
-from ..engine.sending import flatten
-from ..models.mailing_mailing import _Failure, _Worker
 from .common import CivimailCase, test_servers
 
 ADDRESS_FIELDS = ("From", "To", "Reply-To", "Cc")
@@ -50,53 +50,31 @@ def really_sending():
         yield
 
 
-class SendCaseMixin:
+class SendCaseMixin(MailingCaseMixin):
     """A mailing to contacts, the suite's real SMTP sink as outgoing server."""
 
     @classmethod
     def setup_sending(cls):
+        cls.setup_mailings()
         cls.sink = test_servers().smtp
         cls.server = cls.env["ir.mail_server"].create({
             "name": "Sink", "smtp_host": cls.sink.host, "smtp_port": cls.sink.port,
             "smtp_encryption": "none", "sequence": 1,
         })
-        cls.account = cls.env["civimail.mail.account"].create({
-            "name": "Returns", "usage": "bounce", "protocol": "directory",
-            "path": tempfile.gettempdir(),
-            "local_part": "return+", "email_domain": "bounces.example.org", "is_default": True,
-        })
         params = cls.env["ir.config_parameter"].sudo()
         params.set_param("civimail_addon.delivery_mode", "send")
         params.set_param("civimail_addon.send_retry_delay", "0")
         params.set_param("civimail_addon.send_max_attempts", "2")
-        cls.partners = cls.env["res.partner"].create([
-            {"name": f"Reader {n}", "email": f"reader{n}@example.com"} for n in range(4)
-        ])
 
     def setUp(self):
         super().setUp()
         self.sink.clear_rules()
         self.sink.clear()
 
-    def make_mailing(self, partners=None, **values):
-        partners = self.partners if partners is None else partners
-        return self.env["mailing.mailing"].create({
-            "subject": "News for {{ object.name }}",
-            "body_html": '<p>Dear <t t-out="object.name"/>, <a href="https://example.com/read">'
-                         'read</a> or <a href="/unsubscribe_from_list">unsubscribe</a>.</p>',
-            "email_from": "News <news@example.org>",
-            "mailing_model_id": self.env["ir.model"]._get_id("res.partner"),
-            "mailing_domain": repr([("id", "in", partners.ids)]),
-            **values,
-        })
-
     def run_job(self, mailing=None):
         with really_sending():
             return self.env["civimail.job.log"]._run_job(
                 "send_mailings", records=mailing, origin="button")
-
-    def traces(self, mailing):
-        return self.env["mailing.trace"].search([("mass_mailing_id", "=", mailing.id)])
 
 
 @tagged("post_install", "-at_install")

@@ -23,7 +23,7 @@ import pytest
 
 from civimail_addon.engine.bounce import analyze
 
-CORPUS = Path(__file__).resolve().parent / "data" / "bounces"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "bounces"
 _PLAUSIBLE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 

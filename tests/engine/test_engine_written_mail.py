@@ -10,7 +10,7 @@ import pytest
 from civimail_addon.engine.bounce import analyze
 from civimail_addon.engine.bounce.classify import find_reply, find_status
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 NEGATIVES = json.loads((DATA / "negatives" / "labels.json").read_text())
 WRITTEN = json.loads((DATA / "written" / "labels.json").read_text())
 

@@ -22,7 +22,7 @@ from harness.bounce_generator import (
 )
 from harness.mta import MTAS
 
-GENERATED = Path(__file__).resolve().parent / "data" / "generated"
+GENERATED = Path(__file__).resolve().parents[1] / "data" / "generated"
 CATALOGUE = {entry["id"]: entry for entry in load_catalogue()}
 # One entry per way a mail fails: refused at RCPT (a valid colleague in Cc
 # accepted), after DATA, the sender at MAIL, at the greeting, temporarily
