@@ -292,6 +292,8 @@ print("RESULT " + json.dumps({
     "log": [[log.job, log.status, log.message] for log in logs],
     "processed": [[m.account_id.name, m.subject or "", m.outcome, m.result or "", m.reason or ""]
                   for m in processed],
+    "holds": {p.email_normalized: p.email_hold_reason
+              for p in env["res.partner"].search([("email_on_hold", "=", True)])},
     "mailings": {m.subject: {"sent": m.civimail_sent, "bounced": m.civimail_bounced,
                              "skipped": m.civimail_skipped, "replied": m.civimail_replied,
                              "on_hold": m.civimail_on_hold} for m in mailings},
@@ -585,6 +587,11 @@ class MailingLife:
         assert set(self.held.values()) == {"invalid", "inactive", "spam"}, \
             "Blocked holds nobody; Quota, Host and Dns wait for more bounces"
         assert side.blocklist() == {UNSUBSCRIBER, OPTING_OUT}
+        [[todo]] = side.query(
+            "SELECT count(*) FROM mail_activity WHERE res_model = 'civimail.mail.account' "
+            "AND res_id = %s AND user_id = %s AND summary = %s",
+            [self.ids["imap"], self.ids["manager"], "Mail blocked by a receiving server"])
+        assert todo == 1, "a CiviMail Manager is told once that servers refuse the sender"
         for address, text in ((REPLIER, "bring a friend"),
                               (UNSUBSCRIBER, "Blocklisted by an unsubscribe email"),
                               (OPTING_OUT, "Blocklisted by an opt-out email")):
@@ -691,6 +698,9 @@ class MailingLife:
             "has a bad signature (forged or damaged)"), "the forged DSN"
         [malformed] = ignored.values()
         assert malformed.endswith("no VERP address of this database")
+        assert words["holds"] == {
+            address: f"1 bounce of type “{code.capitalize()}” (threshold 1)"
+            for address, code in self.held.items() if address != RELEASED}
         assert words["mailings"] == {
             "Autumn news": {"sent": len(ACCEPTED), "bounced": len(self.refused), "skipped": 0,
                             "replied": 1, "on_hold": 0},
