@@ -187,7 +187,7 @@ def network(dovecot):
     network = Network(dovecot, workdir)
     try:
         network.start()
-    except HarnessError as error:
+    except (HarnessError, OSError) as error:
         network.stop()
         remove_tree(workdir)
         pytest.fail(f"the mail network did not start: {error}", pytrace=False)
