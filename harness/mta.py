@@ -11,8 +11,9 @@ another port, in a private mount namespace only, where /etc/resolv.conf names
 the test's DNS server (``nameserver``), so its MX lookups are real too.
 
 Every MTA is set up alike: it accepts mail from 127.0.0.0/8 on
-``<address>:25``, relays every domain by its MX records, retries deferred mail
-every second, warns of delays after a few seconds (``Action: delayed``) and
+``<address>:<port>`` (25 by default), relays every domain by its MX records,
+retries deferred mail every second, warns of delays after ``delay_warning``
+seconds (``Action: delayed``; Postfix, as by default, not at all with 0) and
 gives up after ``lifetime`` seconds, so timeouts and queue expiry happen within
 a test. Nothing is delivered locally: their bounces go, like any mail, to the
 MX of the sender's domain.
@@ -64,7 +65,7 @@ class Mta:
         self.port = port
         self.hostname = hostname
         self.lifetime = lifetime
-        self.delay_warning = delay_warning  # seconds; 0: no "delayed" DSN (Postfix's default)
+        self.delay_warning = delay_warning
         self.root = PACKAGES_DIR / self.package
         self.process = None
 

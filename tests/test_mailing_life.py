@@ -14,8 +14,9 @@ user would, through the command line of the jobs (``civimail run-job``):
    a reply to the reply address: unsubscribed, blocklisted, replied and
    forwarded (through the outgoing server, the reader in ``Reply-To``);
 3. a second mailing read over POP3S (held and blocklisted contacts skipped at
-   start, soft bounces counted again), with a forged DSN, a replayed one and
-   a malformed message in the IMAP mailbox: ignored with their reasons;
+   start, soft bounces counted again), with a forged DSN and unsubscribe, a
+   replayed DSN and unsubscribe, and a malformed message in the IMAP mailbox:
+   ignored with their reasons, the replays counted apart;
 4. a CiviMail Manager releases a held contact and the next mailing reaches it.
 
 Layout: everything on loopback addresses of the host (a /24 of 127/8 chosen
@@ -621,17 +622,23 @@ class MailingLife:
                 if failure == "civimail_hold"} == set(self.held)
 
     def hostile_returns(self):
-        """In the IMAP mailbox: a forged DSN (a genuine trace, not our signature),
-        a genuine DSN of the first mailing again, a malformed message."""
+        """In the IMAP mailbox: a forged DSN and a forged unsubscribe (genuine traces,
+        not our signature), a genuine DSN and the unsubscribe email again, a
+        malformed message."""
         forged_to = (f"return+b.{self.trace_id(ACCEPTED[5], self.first)}.{'0' * 16}"
                      f"@{BOUNCE_DOMAIN}")
         self.network.submit(email.message_from_string(
             forged_dsn(forged_to, ACCEPTED[5]), policy=email.policy.SMTP),
             sender="", recipients=[forged_to])
-        [replayed] = [raw for raw in self.network.delivered if STILL_HELD.encode() in raw]
-        self.dovecot.deliver(replayed)
+        forged_unsubscribe = (f"return+u.{self.trace_id(ACCEPTED[6], self.first)}."
+                              f"{'f' * 16}@{BOUNCE_DOMAIN}")
+        self.network.submit(reader_message("mallory@elsewhere.test", forged_unsubscribe,
+                                           "unsubscribe", "Unsubscribe somebody else."))
+        for replayed in (STILL_HELD.encode(), b"\nSubject: Stop\n"):
+            [raw] = [raw for raw in self.network.delivered if replayed in raw]
+            self.dovecot.deliver(raw)
         self.dovecot.deliver(MALFORMED)
-        self.returns += 1 + len(self.second_refused)
+        self.returns += 2 + len(self.second_refused)
         self.network.wait_for_returns(self.returns)
 
     def fetch_second_returns(self):
@@ -641,16 +648,18 @@ class MailingLife:
         before = side.last_processed()
         said = self.job("fetch_bounces")
         lines = fetch_lines(said)
-        assert lines["Bounces (IMAPS)"] == (0, 2, {"unidentified": 2}, 1), \
-            "forged and malformed ignored; the replay counted apart"
+        assert lines["Bounces (IMAPS)"] == (0, 3, {"unidentified": 3}, 2), \
+            "forged and malformed ignored; the replays counted apart"
         assert lines["Returns (POP3S)"] == (
             len(self.second_refused), 0,
             Counter(expected_type(a)[0] for a in self.second_refused), 0)
         assert sorted((account, label, reason) for account, outcome, label, reason
                       in side.processed(before) if outcome == "ignored") == [
             ("Bounces (IMAPS)", "unidentified", ("reason_bad_signature",)),
+            ("Bounces (IMAPS)", "unidentified", ("reason_bad_signature",)),
             ("Bounces (IMAPS)", "unidentified", ("reason_no_verp",))]
         assert side.traces(self.first) == traces, "no trace of the first mailing changed"
+        assert side.blocklist() == {UNSUBSCRIBER, OPTING_OUT}
         bounces = side.bounces(self.second)
         for address in self.second_refused:
             assert bounces.get(address) == [expected_type(address)], address
@@ -690,12 +699,12 @@ class MailingLife:
                        "replied 1", "Away 1"):
             assert result in log[1]
         assert f"Returns (POP3S): {len(self.second_refused)} processed, 0 ignored (" in log[3]
-        assert "Bounces (IMAPS): 0 processed, 2 ignored" in log[3]
-        assert "1 already processed" in log[3]
+        assert "Bounces (IMAPS): 0 processed, 3 ignored" in log[3]
+        assert "2 already processed" in log[3]
         ignored = {subject: reason for _account, subject, outcome, _result, reason
                    in words["processed"] if outcome == "ignored"}
-        assert ignored.pop("Undelivered Mail Returned to Sender").endswith(
-            "has a bad signature (forged or damaged)"), "the forged DSN"
+        for forged in ("Undelivered Mail Returned to Sender", "unsubscribe"):
+            assert ignored.pop(forged).endswith("has a bad signature (forged or damaged)")
         [malformed] = ignored.values()
         assert malformed.endswith("no VERP address of this database")
         assert words["holds"] == {
