@@ -218,7 +218,7 @@ class DnsServer:
 
         try:
             wait_until(ready, timeout, "nsd to serve its zones", log_file=self.log_file)
-            wait_until(lambda: tcp_port_open(self.port), timeout, "nsd TCP port")
+            wait_until(lambda: tcp_port_open(self.port, self.host), timeout, "nsd TCP port")
         except HarnessError:
             self.stop()
             raise

@@ -6,10 +6,14 @@ each class here writes a configuration of its own into a work folder and runs
 the unpacked binaries from there. They are meant to run inside the private
 network namespace of ``harness.bounce_generator`` (port 25 on a loopback
 address of their own, DNS from the namespace's /etc/resolv.conf), as root.
+Postfix also runs beside other programs (tests/test_mailing_life.py): on
+another port, in a private mount namespace only, where /etc/resolv.conf names
+the test's DNS server (``nameserver``), so its MX lookups are real too.
 
 Every MTA is set up alike: it accepts mail from 127.0.0.0/8 on
-``<address>:25``, relays every domain by its MX records, retries deferred mail
-every second, warns of delays after a few seconds (``Action: delayed``) and
+``<address>:<port>`` (25 by default), relays every domain by its MX records,
+retries deferred mail every second, warns of delays after ``delay_warning``
+seconds (``Action: delayed``; Postfix, as by default, not at all with 0) and
 gives up after ``lifetime`` seconds, so timeouts and queue expiry happen within
 a test. Nothing is delivered locally: their bounces go, like any mail, to the
 MX of the sender's domain.
@@ -54,11 +58,14 @@ class Mta:
     # Catalogue entries this MTA cannot play within a test, and why.
     skips = {}
 
-    def __init__(self, workdir, address, hostname, lifetime=12):
+    def __init__(self, workdir, address, hostname, lifetime=12, *, port=25,
+                 delay_warning=DELAY_WARNING):
         self.workdir = Path(workdir)
         self.address = address
+        self.port = port
         self.hostname = hostname
         self.lifetime = lifetime
+        self.delay_warning = delay_warning
         self.root = PACKAGES_DIR / self.package
         self.process = None
 
@@ -86,9 +93,9 @@ class Mta:
                 )
             with socket.socket() as probe:
                 probe.settimeout(0.2)
-                return probe.connect_ex((self.address, 25)) == 0
+                return probe.connect_ex((self.address, self.port)) == 0
 
-        wait_until(listening, timeout, f"{self.name} to listen on {self.address}:25",
+        wait_until(listening, timeout, f"{self.name} to listen on {self.address}:{self.port}",
                    interval=0.05, log_file=self.log_file)
 
     def flush(self):
@@ -110,6 +117,10 @@ class Mta:
 class Postfix(Mta):
     name = "postfix"
     package = "postfix"
+
+    def __init__(self, *args, nameserver=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.nameserver = nameserver
 
     def env(self):
         return {**super().env(), "LD_LIBRARY_PATH": str(self.root / "usr/lib/postfix"),
@@ -159,7 +170,7 @@ smtputf8_enable = no
 queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
-delay_warning_time = {DELAY_WARNING}s
+delay_warning_time = {self.delay_warning}s
 maximal_queue_lifetime = {lifetime}
 bounce_queue_lifetime = {lifetime}
 smtp_connect_timeout = {CONNECT_TIMEOUT}s
@@ -177,7 +188,7 @@ smtp_data_done_timeout = {CONNECT_TIMEOUT}s
             if len(fields) >= 8 and not line.startswith((" ", "\t", "#")):
                 fields[4] = "n"
                 if fields[0] == "smtp" and fields[1] == "inet":
-                    fields[0] = f"{self.address}:25"
+                    fields[0] = f"{self.address}:{self.port}"
                 lines.append(" ".join(fields))
             else:
                 lines.append(line)
@@ -186,10 +197,28 @@ smtp_data_done_timeout = {CONNECT_TIMEOUT}s
     def start(self):
         self.configure()
         self.log_file.touch()
-        postfix = self.root / "usr/sbin/postfix"
-        self._run([postfix, "-c", self.workdir / "etc", "start"])
+        command = [self.root / "usr/sbin/postfix", "-c", self.workdir / "etc", "start"]
+        if self.nameserver:
+            command = self._in_own_resolver(command)
+        self._run(command)
         self._wait_listening()
         return self
+
+    def _in_own_resolver(self, command):
+        """``command`` in a private mount namespace whose /etc/resolv.conf names
+        ``nameserver`` only: the daemons it starts inherit it, the host's DNS
+        is untouched. Root only (unshare)."""
+        if os.geteuid() != 0:
+            raise HarnessError("Postfix with a DNS server of its own needs root "
+                               "(unshare --mount)")
+        resolv = self.workdir / "resolv.conf"
+        resolv.write_text(f"nameserver {self.nameserver}\noptions attempts:1 timeout:1\n")
+        resolv.chmod(0o644)
+        # The bind mount goes on the file itself (/etc/resolv.conf may be a link).
+        target = os.path.realpath("/etc/resolv.conf")
+        return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh", str(resolv), target,
+                *map(str, command)]
 
     def flush(self):
         self._run([self.root / "usr/sbin/postqueue", "-c", self.workdir / "etc", "-f"])
@@ -231,12 +260,12 @@ spool_directory = {spool}
 log_file_path = {self.workdir}/%slog
 pid_file_path = {self.workdir}/exim.pid
 local_interfaces = {self.address}
-daemon_smtp_ports = 25
+daemon_smtp_ports = {self.port}
 host_lookup =
 rfc1413_hosts =
 dsn_advertise_hosts = *
 acl_smtp_rcpt = acl_check_rcpt
-delay_warning = {DELAY_WARNING}s
+delay_warning = {self.delay_warning}s
 keep_environment =
 tls_advertise_hosts =
 
@@ -300,8 +329,8 @@ class OpenSmtpd(Mta):
         self.config.write_text(f"""\
 # harness/mta.py: an OpenSMTPD relaying by MX, short queue lifetime
 queue ttl {self.lifetime}s
-bounce warn-interval {DELAY_WARNING}s
-listen on {self.address} port 25 hostname {self.hostname}
+bounce warn-interval {self.delay_warning}s
+listen on {self.address} port {self.port} hostname {self.hostname}
 action "relay" relay helo {self.hostname}
 match from src 127.0.0.0/8 for any action "relay"
 match from local for any action "relay"
@@ -356,10 +385,10 @@ define(`QUEUE_DIR', `{queue}')dnl
 define(`confPID_FILE', `{self.workdir}/sendmail.pid')dnl
 define(`STATUS_FILE', `{self.workdir}/sendmail.st')dnl
 define(`ALIAS_FILE', `')dnl
-define(`confTO_QUEUEWARN', `{DELAY_WARNING}s')dnl
+define(`confTO_QUEUEWARN', `{self.delay_warning}s')dnl
 define(`confTO_QUEUERETURN', `{self.lifetime}s')dnl
 define(`confMIN_QUEUE_AGE', `0')dnl
-{timeouts}DAEMON_OPTIONS(`Port=25,Addr={self.address},Name=MTA')dnl
+{timeouts}DAEMON_OPTIONS(`Port={self.port},Addr={self.address},Name=MTA')dnl
 FEATURE(`promiscuous_relay')dnl
 MAILER(`smtp')dnl
 """)

@@ -547,6 +547,13 @@ class SmtpSink:
         """Close the socket abruptly (no reply) when the address shows up."""
         self._add_rule({"action": "drop", "pattern": address_or_pattern, "stage": stage})
 
+    def allow(self, address_or_pattern):
+        """Forget the rules made for ``address_or_pattern`` (it is accepted again)."""
+        rules = self._read_rules()
+        rules["rules"] = [rule for rule in rules.get("rules", ())
+                          if rule["pattern"].lower() != address_or_pattern.lower()]
+        self._write_rules(rules)
+
     def set_delay(self, seconds):
         """Wait ``seconds`` after each DATA before recording and replying."""
         rules = self._read_rules()

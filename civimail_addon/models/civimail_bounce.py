@@ -21,6 +21,9 @@ BOUNCE_KINDS = [
     ("challenge", "Challenge-response"),
 ]
 
+#: Reports sent by the recipient's side once the message arrived: no failed delivery.
+ARRIVED_KINDS = ("autoreply", "challenge")
+
 
 class CivimailBounce(models.Model):
     """One failed delivery to one email, as a bounce message reported it."""
@@ -256,7 +259,9 @@ class CivimailBounce(models.Model):
                 "kind": report.kind,
                 "company_id": account.company_id.id,
             })
-            if bounce_type.code != "challenge":  # a request to confirm, not a bounce
+            # A request to confirm, an out-of-office: the message arrived. Counted by
+            # type (toward the Away threshold), the trace stays delivered.
+            if report.kind not in ARRIVED_KINDS and bounce_type.code != "challenge":
                 trace.set_bounced(
                     bounce_message=found.diagnostic or render(self.env, report.reason))
                 counted.append(email)

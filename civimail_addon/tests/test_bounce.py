@@ -310,6 +310,22 @@ class TestBounceProcessing(BounceCaseMixin, CivimailMailCase):
         self.assertFalse(self.partner.message_bounce)
         self.assertFalse(self.partner.email_on_hold)
 
+    def test_out_of_office_is_an_away_bounce_of_a_delivered_message(self):
+        trace = self.make_trace(self.partner)
+        verp = self.account._verp_codec().build(trace.id, trace.email)
+        raw = (f"From: Ada <ada@example.com>\r\nTo: {verp}\r\n"
+               "Subject: Out of office: Autumn newsletter\r\nAuto-Submitted: auto-replied\r\n"
+               "Message-ID: <ooo1@example.com>\r\n\r\n"
+               "I am away until Monday and will read your message then.\r\n").encode()
+        outcome, label, _reason = self.process(raw)
+        self.assertEqual((outcome, label), (PROCESSED, "away"))
+        bounce = self.Bounce.search([("trace_id", "=", trace.id)])
+        self.assertEqual(bounce.type_id.code, "away", "counted toward the Away threshold")
+        # The reader got the message: the mailing counts it delivered, not bounced.
+        self.assertEqual(trace.trace_status, "sent")
+        self.assertFalse(self.partner.message_bounce)
+        self.assertFalse(self.partner.email_on_hold)
+
     def test_message_over_its_time_budget_is_set_aside(self):
         trace = self.make_trace(self.partner)
         with patch.object(type(self.Bounce), "_analysis_seconds", lambda _self: 0):
