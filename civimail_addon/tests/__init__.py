@@ -13,3 +13,4 @@ from . import test_dashboard
 from . import test_tour
 from . import test_verp_requests
 from . import test_provider_webhooks
+from . import test_mailing_progress
