@@ -141,6 +141,33 @@ class TestVerpRequests(SendCaseMixin, CivimailMailCase):
         self.assertEqual(self.process(request(self.address(trace, "o")))[1],
                          "already_processed")
 
+    def test_opt_out_token_gives_each_message_an_address_fetch_bounces_honours(self):
+        mailing = self.make_mailing(self.partners[:2], body_html=(
+            '<p>Hello. <a href="mailto:{action.optOut}">Never email me again</a> '
+            "(or write to {action.optOut}).</p>"))
+        mailing.action_put_in_queue()
+        self.run_job()
+        addresses = {}
+        for received in self.sink.wait_for(2):
+            message = received.message
+            trace = self.traces(mailing).filtered(
+                lambda t, to=received.rcpt_tos[0]: t.email == to)
+            address = self.address(trace, "o")
+            html = message.get_body(("html",)).get_content()
+            plain = message.get_body(("plain",)).get_content()
+            self.assertIn(f'href="mailto:{address}"', html)
+            self.assertIn(f"(or write to {address})", html)
+            self.assertIn(address, plain)
+            self.assertNotIn("optOut", html + plain)
+            addresses[trace.email] = address
+        self.assertEqual(len(set(addresses.values())), 2, "one address per recipient")
+        first, second = self.partners[:2]
+        outcome, label, _reason = self.process(request(addresses[first.email],
+                                                       sender=first.email))
+        self.assertEqual((outcome, label), (PROCESSED, "opted_out"))
+        self.assertTrue(self.blocklisted(first.email))
+        self.assertFalse(self.blocklisted(second.email))
+
     # -- replies ---------------------------------------------------------------------
     def tracked_trace(self):
         self.env.user.email = "owner@example.org"
