@@ -14,3 +14,4 @@ from . import test_tour
 from . import test_verp_requests
 from . import test_provider_webhooks
 from . import test_mailing_progress
+from . import test_report_charts

@@ -1,9 +1,10 @@
 /** @odoo-module **/
 /**
  * CiviMail's charts: each bounce type always has its own colour (the type's
- * "Chart colour"), the axis counts whole numbers, stacked bars get no "Sum"
- * line joining unrelated groups, and periods without records stay on the
- * time axis (the server fills them; the host's bar chart drops them).
+ * "Chart colour", in bars, lines and pie slices), the axis counts whole
+ * numbers, stacked bars get no "Sum" line joining unrelated groups, and
+ * periods without records stay on the time axis (the server fills them; the
+ * host's bar chart drops them).
  */
 import { onWillStart } from "@odoo/owl";
 import { registry } from "@web/core/registry";
@@ -75,6 +76,22 @@ export class CivimailGraphRenderer extends GraphRenderer {
             ...data,
             datasets: data.datasets.filter((dataset) => !overlay || dataset !== overlay),
         });
+    }
+
+    /** Give each slice named after a bounce type that type's colour. */
+    getPieChartData() {
+        const data = super.getPieChartData();
+        const colours = data.labels.map((label) => this.typeColors.get(label));
+        if (colours.some(Boolean)) {
+            for (const dataset of data.datasets) {
+                const slices = dataset.backgroundColor.map(
+                    (colour, index) => colours[index] || colour
+                );
+                dataset.backgroundColor = slices;
+                dataset.hoverBackgroundColor = slices;
+            }
+        }
+        return data;
     }
 
     getLineChartData() {
