@@ -76,6 +76,16 @@ def test_a_zip_of_the_addon_installs_in_stock_odoo_with_demo_data(odoo, tmp_path
         with odoo.connect(dbname) as connection, connection.cursor() as cr:
             cr.execute("SELECT state, demo FROM ir_module_module WHERE name = %s", [MODULE])
             assert cr.fetchone() == ("installed", True)
+            # The demo contacts' hold notes are worded as Fetch Bounces words them
+            # (the bounce type's own name, the contact's language), not stored text.
+            cr.execute(
+                "SELECT message.body FROM mail_message message JOIN ir_model_data data "
+                "ON data.model = 'res.partner' AND data.res_id = message.res_id "
+                "WHERE data.module = %s AND data.name = 'demo_partner_barbara' "
+                "AND message.model = 'res.partner' ORDER BY message.id", [MODULE])
+            notes = [body for (body,) in cr.fetchall()]
+            assert any("put on hold: 3 bounces of type “Dns” (threshold 3). Last diagnostic: "
+                       "Host or domain name not found." in note for note in notes), notes
         connection.close()
     finally:
         odoo.drop_database(dbname)
