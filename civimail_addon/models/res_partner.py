@@ -72,9 +72,10 @@ class ResPartner(models.Model):
         self._civimail_log_hold_notes({
             partner.id: (reasons[partner], holds[partner][2]) for partner in self})
 
-    def _civimail_log_hold_notes(self, holds):
+    def _civimail_log_hold_notes(self, holds, date=None):
         """Log on each contact the note of its hold, in the contact's language;
-        ``holds`` maps each contact's id to (reason as a fact, last diagnostic).
+        ``holds`` maps each contact's id to (reason as a fact, last diagnostic);
+        ``date``: when the hold was put, if not now.
 
         Without notifying followers: as cheap as the host's own logs. Each
         reason is worded once per language.
@@ -93,7 +94,14 @@ class ResPartner(models.Model):
                 reason=worded[key],
                 diagnostic=diagnostic or "-",
             )
-        return self._message_log_batch(bodies=bodies)
+        return self._civimail_log_notes(bodies, date)
+
+    def _civimail_log_notes(self, bodies, date=None):
+        """Log ``bodies`` (by contact id) as notes, dated ``date`` when it is not now."""
+        messages = self._message_log_batch(bodies=bodies)
+        if date:
+            messages.write({"date": date})
+        return messages
 
     def _civimail_in_own_language(self):
         """The environment in which notes about this contact are worded, as the host does."""
@@ -137,16 +145,17 @@ class ResPartner(models.Model):
         partners._civimail_log_release_notes(self.env.user)
         return True
 
-    def _civimail_log_release_notes(self, user):
-        """Log on each contact that ``user`` released its email, in the contact's language."""
-        return self._message_log_batch(bodies={
+    def _civimail_log_release_notes(self, user, date=None):
+        """Log on each contact that ``user`` released its email, in the contact's language
+        (``date``: when, if not now)."""
+        return self._civimail_log_notes({
             partner.id: Markup("<p>%s</p>") % partner._civimail_in_own_language()._(
                 "Email %(email)s released from hold by %(user)s.",
                 email=partner.email_normalized or partner.email,
                 user=user.name,
             )
             for partner in self
-        })
+        }, date)
 
     def action_open_civimail_bounces(self):
         self.ensure_one()
