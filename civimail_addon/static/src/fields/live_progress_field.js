@@ -40,12 +40,13 @@ export class CivimailLiveProgressField extends ProgressBarField {
         return data.state === "sending" && !data.civimail_paused;
     }
 
-    refresh() {
+    async refresh() {
         const { record } = this.props;
-        if (document.hidden || record.dirty || !this.isSending) {
+        // isDirty() also counts what is being typed and not yet applied.
+        if (document.hidden || !this.isSending || (await record.isDirty())) {
             return;
         }
-        return record.load();
+        await record.load();
     }
 }
 
