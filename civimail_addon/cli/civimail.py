@@ -127,6 +127,10 @@ class Civimail(Command):
             logs = env["civimail.job.log"].with_user(user).with_context(
                 lang=user.lang or "en_US"
             )._run_job(options.job, origin="cli")
+            if not logs:
+                # An idle run leaves no job log line (see civimail.job.log._run_job).
+                print(f"{options.job}: nothing to do, no job log line written")
+                return 0
             # One line per company the job worked for.
             runs = [
                 (

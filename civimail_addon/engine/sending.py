@@ -692,6 +692,19 @@ def provider_message_id(reply: str) -> str:
     return (found.group(1) or found.group(2)) if found else ""
 
 
+#: CiviCRM's token for the opt-out address in a mailing's body, ``{action.optOut}``.
+#: In a link it may be stored escaped: the HTML serializer percent-encodes braces in an href.
+OPT_OUT_PLACEHOLDER = re.compile(r"\{action\.optOut\}|%7Baction\.optOut%7D", re.IGNORECASE)
+
+
+def fill_opt_out(text, address: str):
+    """``text`` with each opt-out token replaced by the recipient's signed ``address``
+    (of the same type: a safe HTML string stays one)."""
+    if not text or not OPT_OUT_PLACEHOLDER.search(text):
+        return text
+    return type(text)(OPT_OUT_PLACEHOLDER.sub(address, text))
+
+
 def list_unsubscribe(url: str, mailto: str = "") -> str:
     """RFC 2369 List-Unsubscribe value: the one-click URL first, then the mailto."""
     parts = [f"<{url}>"] if url else []

@@ -141,8 +141,8 @@ class CivimailJobLog(models.Model):
         A runner takes the records to work on (all relevant records when
         called without; ``company``: all those of one company) and returns a
         dict with ``processed``, ``failed`` and an optional ``message``;
-        ``idle`` when the run found nothing to do (a scheduled run then leaves
-        no line). It may commit its own batches.
+        ``idle`` when the run found nothing to do (a scheduled or
+        command-line run then leaves no line). It may commit its own batches.
         """
         accounts = self.env["civimail.mail.account"]
         return {
@@ -258,9 +258,9 @@ class CivimailJobLog(models.Model):
                     "failed_count": result.get("failed", 0),
                     "message_data": result.get("message") or False,
                 }
-            if result.get("idle") and origin == "cron" and self.env.context.get("cron_id"):
-                # A scheduled run (the cron runner names its job; "Run Manually"
-                # does not) that found nothing to do, every few minutes, is noise.
+            if result.get("idle") and self._is_unattended(origin):
+                # A scheduled or command-line run that found nothing to do,
+                # every few minutes, is noise; a manual run says so on its line.
                 log.unlink()
                 log = self.browse()
             else:
@@ -275,6 +275,12 @@ class CivimailJobLog(models.Model):
             # The connection goes back to the pool: it must not keep the lock.
             self.env.cr.execute(SQL("SELECT pg_advisory_unlock(%s, %s)", JOB_LOCK_KEY, lock))
         return log
+
+    @api.model
+    def _is_unattended(self, origin):
+        """Whether a run of ``origin`` is started by a machine, not by a person waiting for it:
+        system cron (the command line) or the schedule (the cron runner names its job)."""
+        return origin == "cli" or (origin == "cron" and bool(self.env.context.get("cron_id")))
 
     @api.model
     def _close_interrupted(self, job):

@@ -32,11 +32,12 @@ from ..engine.sending import (
     RetryPolicy,
     assemble,
     attachment_part,
+    fill_opt_out,
     list_unsubscribe,
     message_date,
     provider_message_id,
 )
-from ..engine.verp import BOUNCE, REPLY, UNSUBSCRIBE
+from ..engine.verp import BOUNCE, OPT_OUT, REPLY, UNSUBSCRIBE
 from .stored_messages import fact
 
 _logger = logging.getLogger(__name__)
@@ -883,11 +884,11 @@ class _Worker:
 
     @staticmethod
     def action_addresses(mailing, trace, codec):
-        """{action: signed address} of a trace's message: bounce, unsubscribe, and reply
-        when the mailing tracks replies (as CiviCRM's VERP addresses)."""
+        """{action: signed address} of a trace's message: bounce, unsubscribe, opt-out,
+        and reply when the mailing tracks replies (as CiviCRM's VERP addresses)."""
         recipient = tools.email_normalize(trace.email) or trace.email or ""
-        actions = (BOUNCE, UNSUBSCRIBE, REPLY) if mailing.civimail_track_replies \
-            else (BOUNCE, UNSUBSCRIBE)
+        actions = (BOUNCE, UNSUBSCRIBE, OPT_OUT, REPLY) if mailing.civimail_track_replies \
+            else (BOUNCE, UNSUBSCRIBE, OPT_OUT)
         return {action: codec.build(trace.id, recipient, action) for action in actions}
 
     def outgoing(self, mailing, trace, values, addresses, context):
@@ -1020,7 +1021,10 @@ class _Worker:
 
     def civimail_headers(self, mailing, trace, email, addresses):
         """The return path, one-click unsubscribe (URL and mailto), the reply address when
-        replies are tracked, and CiviMail's own headers."""
+        replies are tracked, the opt-out address where the body asks for it, and
+        CiviMail's own headers."""
+        for part in ("body", "body_alternative"):
+            email[part] = fill_opt_out(email[part], addresses[OPT_OUT])
         headers = email["headers"]
         unsubscribe = headers.get("List-Unsubscribe") or ""
         if unsubscribe.startswith("<") and unsubscribe.endswith(">"):

@@ -69,22 +69,39 @@ class ResPartner(models.Model):
                 "email_hold_data": reasons[partners[0]],
                 "email_hold_type_id": holds[partners[0]][0].id,
             })
-        # A note per contact in the contact's language, without notifying followers:
-        # as cheap as the host's own logs. Each reason is worded once per language.
+        self._civimail_log_hold_notes({
+            partner.id: (reasons[partner], holds[partner][2]) for partner in self})
+
+    def _civimail_log_hold_notes(self, holds, date=None):
+        """Log on each contact the note of its hold, in the contact's language;
+        ``holds`` maps each contact's id to (reason as a fact, last diagnostic);
+        ``date``: when the hold was put, if not now.
+
+        Without notifying followers: as cheap as the host's own logs. Each
+        reason is worded once per language.
+        """
         envs, worded = {}, {}
         bodies = {}
         for partner in self:
-            lang = partner.lang or self.env.lang
-            env = envs.get(lang) or envs.setdefault(lang, partner._civimail_in_own_language())
-            if (lang, keys[partner]) not in worded:
-                worded[lang, keys[partner]] = render(env, reasons[partner])
+            reason, diagnostic = holds[partner.id]
+            key = (partner.lang or self.env.lang, json.dumps(reason, sort_keys=True))
+            env = envs.get(key[0]) or envs.setdefault(key[0], partner._civimail_in_own_language())
+            if key not in worded:
+                worded[key] = render(env, reason)
             bodies[partner.id] = Markup("<p>%s</p>") % env._(
                 "Email %(email)s put on hold: %(reason)s. Last diagnostic: %(diagnostic)s",
                 email=partner.email_normalized,
-                reason=worded[lang, keys[partner]],
-                diagnostic=holds[partner][2] or "-",
+                reason=worded[key],
+                diagnostic=diagnostic or "-",
             )
-        self._message_log_batch(bodies=bodies)
+        return self._civimail_log_notes(bodies, date)
+
+    def _civimail_log_notes(self, bodies, date=None):
+        """Log ``bodies`` (by contact id) as notes, dated ``date`` when it is not now."""
+        messages = self._message_log_batch(bodies=bodies)
+        if date:
+            messages.write({"date": date})
+        return messages
 
     def _civimail_in_own_language(self):
         """The environment in which notes about this contact are worded, as the host does."""
@@ -125,15 +142,20 @@ class ResPartner(models.Model):
         partners._message_reset_bounce(False)
         partners.write({"email_on_hold": False, "email_hold_date": False,
                         "email_hold_data": False, "email_hold_type_id": False})
-        partners._message_log_batch(bodies={
+        partners._civimail_log_release_notes(self.env.user)
+        return True
+
+    def _civimail_log_release_notes(self, user, date=None):
+        """Log on each contact that ``user`` released its email, in the contact's language
+        (``date``: when, if not now)."""
+        return self._civimail_log_notes({
             partner.id: Markup("<p>%s</p>") % partner._civimail_in_own_language()._(
                 "Email %(email)s released from hold by %(user)s.",
                 email=partner.email_normalized or partner.email,
-                user=self.env.user.name,
+                user=user.name,
             )
-            for partner in partners
-        })
-        return True
+            for partner in self
+        }, date)
 
     def action_open_civimail_bounces(self):
         self.ensure_one()

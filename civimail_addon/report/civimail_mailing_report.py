@@ -10,6 +10,13 @@ OUTCOMES = [
     ("failed", "Failed"),
 ]
 
+#: Each rate and the count it is the share of (of the recipients).
+RATE_COUNTS = {
+    "delivered_rate": "delivered_count",
+    "bounced_rate": "bounced_count",
+    "on_hold_rate": "on_hold_count",
+}
+
 
 class CivimailMailingReport(models.Model):
     """The delivery funnel of each email mailing, from its traces.
@@ -45,6 +52,12 @@ class CivimailMailingReport(models.Model):
     skipped_count = fields.Integer(string="Skipped", readonly=True)
     failed_count = fields.Integer(string="Failed", readonly=True)
     queued_count = fields.Integer(string="Queued", readonly=True)
+    # Rates of the intended recipients, as CiviCRM's mailing report shows them.
+    # A group's rate is its count over its recipients (see _read_group_select),
+    # never the mean of its lines' rates.
+    delivered_rate = fields.Float(string="Delivered (%)", readonly=True, aggregator="avg")
+    bounced_rate = fields.Float(string="Bounced (%)", readonly=True, aggregator="avg")
+    on_hold_rate = fields.Float(string="On hold (%)", readonly=True, aggregator="avg")
 
     @api.model
     def _selection_failure_type(self):
@@ -88,7 +101,13 @@ class CivimailMailingReport(models.Model):
                    COUNT(*) FILTER (WHERE trace.outcome = 'on_hold') AS on_hold_count,
                    COUNT(*) FILTER (WHERE trace.outcome = 'skipped') AS skipped_count,
                    COUNT(*) FILTER (WHERE trace.outcome = 'failed') AS failed_count,
-                   COUNT(*) FILTER (WHERE trace.outcome = 'queued') AS queued_count
+                   COUNT(*) FILTER (WHERE trace.outcome = 'queued') AS queued_count,
+                   100.0 * COUNT(*) FILTER (WHERE trace.outcome = 'delivered') / COUNT(*)
+                       AS delivered_rate,
+                   100.0 * COUNT(*) FILTER (WHERE trace.outcome = 'bounced') / COUNT(*)
+                       AS bounced_rate,
+                   100.0 * COUNT(*) FILTER (WHERE trace.outcome = 'on_hold') / COUNT(*)
+                       AS on_hold_rate
               FROM trace
               JOIN mailing_mailing mailing ON mailing.id = trace.mass_mailing_id
          LEFT JOIN res_users responsible ON responsible.id = mailing.user_id
@@ -102,6 +121,19 @@ class CivimailMailingReport(models.Model):
              WHERE mailing.mailing_type = 'mail'
           GROUP BY 2, 3, 4, 5, 6, 7
         """)
+
+    @api.model
+    def _read_group_select(self, aggregate_spec, query):
+        # A rate of a group (a mailing, a week, everything) is the sum of its
+        # counts over the sum of its recipients: mailings weigh by their size.
+        rate = aggregate_spec.removesuffix(":avg")
+        if rate not in RATE_COUNTS:
+            return super()._read_group_select(aggregate_spec, query)
+        return SQL(
+            "100.0 * SUM(%s) / NULLIF(SUM(%s), 0)",
+            self._field_to_sql(self._table, RATE_COUNTS[rate], query),
+            self._field_to_sql(self._table, "recipient_count", query),
+        )
 
     def action_open_bounces(self):
         """The bounces of this line's mailing and bounce type."""

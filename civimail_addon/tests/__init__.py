@@ -9,3 +9,5 @@ from . import test_verp_requests
 from . import test_mail_server_tls
 from . import test_dashboard
 from . import test_tour
+from . import test_mailing_progress
+from . import test_report_charts

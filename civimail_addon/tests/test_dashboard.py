@@ -90,6 +90,32 @@ class TestDashboard(CivimailCase):
             ("queued", False, False): 1,
         })
 
+    def test_rates_of_a_group_weigh_mailings_by_their_size(self):
+        big = self.make_mailing("Big")
+        for index in range(9):
+            self.make_trace(big, f"ok{index}@example.com", "sent")
+        self.make_trace(big, "gone@example.com", "bounce")
+        small = self.make_mailing("Small")
+        self.make_trace(small, "held@example.com", "cancel", "civimail_hold")
+        self.make_trace(small, "gone@example.org", "bounce")
+        self.env.flush_all()
+        rates = ["delivered_rate:avg", "bounced_rate:avg", "on_hold_rate:avg"]
+        by_mailing = {
+            mailing: values for mailing, *values in self.Report._read_group(
+                [("mailing_id", "in", (big + small).ids)], ["mailing_id"], rates)
+        }
+        self.assertEqual([round(rate, 2) for rate in by_mailing[big]], [90.0, 10.0, 0.0])
+        self.assertEqual([round(rate, 2) for rate in by_mailing[small]], [0.0, 50.0, 50.0])
+        # Both together: 9 of 12 delivered, 2 of 12 bounced, 1 of 12 on hold
+        # (the mean of the lines' or of the mailings' rates would say otherwise).
+        [total] = self.Report._read_group(
+            [("mailing_id", "in", (big + small).ids)], [], rates)
+        self.assertEqual([round(rate, 2) for rate in total], [75.0, 16.67, 8.33])
+        # The pivot asks the same through the web client's read_group.
+        [group] = self.Report.web_read_group(
+            [("mailing_id", "in", (big + small).ids)], ["bounced_rate:avg"], [])["groups"]
+        self.assertAlmostEqual(group["bounced_rate"], 100 * 2 / 12)
+
     def test_funnel_follows_the_traces(self):
         mailing = self.make_mailing()
         trace = self.make_trace(mailing, "ada@example.com", "sent")

@@ -108,6 +108,29 @@ class TestFrenchTranslation(TransactionCase):
             f"Dossier\N{NO-BREAK SPACE}: répertoire '{folder}' n'existe pas ou n'est pas un "
             "répertoire.")
 
+    def test_settings_problems_read_in_french(self):
+        """A connection test refused for its settings: the problem in the reader's language."""
+        self._load_french()
+        bot = self.env(user=self.env.ref("base.user_root"), context={"lang": "en_US"})
+        account = bot["civimail.mail.account"].create({
+            "name": "Rebonds", "usage": "bounce", "protocol": "imap", "host": "imap.example.org",
+            "local_part": "return+", "email_domain": "example.org",
+        })
+        account.action_test_connection()
+        self.assertEqual(account.last_test_status, "error")
+        self.assertEqual(account.last_test_message,
+                         "Invalid mailbox settings: a user name is required.")
+        self.assertEqual(
+            account.with_context(lang="fr_FR").last_test_message,
+            "Paramètres de boîte aux lettres invalides\N{NO-BREAK SPACE}: un nom d'utilisateur "
+            "est requis.")
+        account.write({"username": "civimail", "port": 70000})
+        account.action_test_connection()
+        self.assertEqual(
+            account.with_context(lang="fr_FR").last_test_message,
+            "Paramètres de boîte aux lettres invalides\N{NO-BREAK SPACE}: le port 70000 est hors "
+            "de 1..65535.")
+
     def _load_french(self):
         self.env["res.lang"]._activate_lang("fr_FR")
         self.env["ir.module.module"]._load_module_terms(

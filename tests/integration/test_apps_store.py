@@ -76,6 +76,23 @@ def test_a_zip_of_the_addon_installs_in_stock_odoo_with_demo_data(odoo, tmp_path
         with odoo.connect(dbname) as connection, connection.cursor() as cr:
             cr.execute("SELECT state, demo FROM ir_module_module WHERE name = %s", [MODULE])
             assert cr.fetchone() == ("installed", True)
+            # The demo contacts' hold notes are worded as Fetch Bounces words them
+            # (the bounce type's own name, the contact's language), not stored text, and
+            # dated when the hold was put (days ago, not at install), as the banner says.
+            cr.execute(
+                "SELECT message.body, "
+                "abs(extract(epoch FROM message.date - partner.email_hold_date)) < 3600 "
+                "FROM mail_message message JOIN ir_model_data data "
+                "ON data.model = 'res.partner' AND data.res_id = message.res_id "
+                "JOIN res_partner partner ON partner.id = data.res_id "
+                "WHERE data.module = %s AND data.name = 'demo_partner_barbara' "
+                "AND message.model = 'res.partner' ORDER BY message.id", [MODULE])
+            notes = [(body, same_date) for body, same_date in cr.fetchall()
+                     if "put on hold" in body]
+            assert len(notes) == 1, notes
+            assert ("put on hold: 3 bounces of type “Dns” (threshold 3). Last diagnostic: "
+                    "Host or domain name not found.") in notes[0][0]
+            assert notes[0][1], "the note is dated when the hold was put"
         connection.close()
     finally:
         odoo.drop_database(dbname)

@@ -12,6 +12,7 @@ from civimail_addon.engine.sending import (
     TEMPORARY,
     RetryPolicy,
     deliver,
+    fill_opt_out,
     flatten,
     list_unsubscribe,
     window_end,
@@ -92,6 +93,25 @@ def test_limit_windows():
     assert window_end("week", now) == datetime(2025, 3, 17)
     with pytest.raises(ValueError):
         window_start("month", now)
+
+
+def test_opt_out_token_filled_as_written_and_as_an_escaped_link():
+    address = "r+o.7.0123456789abcdef@example.org"
+    body = ('<a href="mailto:%7Baction.optOut%7D">stop</a> or write to {action.optOut}; '
+            "{action.optout} too")
+    assert fill_opt_out(body, address) == (
+        f'<a href="mailto:{address}">stop</a> or write to {address}; {address} too')
+    assert fill_opt_out("no token {action.unsubscribe}", address) == (
+        "no token {action.unsubscribe}")
+    assert fill_opt_out("", address) == "" and fill_opt_out(None, address) is None
+
+
+def test_opt_out_token_keeps_the_text_type():
+    class Html(str):  # as markupsafe.Markup: a safe HTML string must stay one
+        pass
+
+    filled = fill_opt_out(Html("<p>{action.optOut}</p>"), "r+o.1.0123456789abcdef@x.org")
+    assert type(filled) is Html and filled == "<p>r+o.1.0123456789abcdef@x.org</p>"
 
 
 def test_list_unsubscribe_has_url_then_mailto():

@@ -68,6 +68,18 @@ def test_failing_job_exits_1_with_the_message_on_stderr(odoo, odoo_db):
     assert rows == [("error",)]
 
 
+def test_run_job_with_nothing_to_do_writes_no_log_line(odoo, odoo_db):
+    # No mailing is due: system cron runs this every few minutes, a line each time is noise.
+    due = query(odoo, odoo_db, "SELECT count(*) FROM mailing_mailing "
+                "WHERE state IN ('in_queue', 'sending')")[0][0]
+    assert due == 0
+    before = query(odoo, odoo_db, "SELECT count(*) FROM civimail_job_log")[0][0]
+    result = civimail(odoo, "run-job", "send_mailings", "-d", odoo_db)
+    assert result.returncode == 0, result.stderr
+    assert "send_mailings: nothing to do, no job log line written" in result.stdout
+    assert query(odoo, odoo_db, "SELECT count(*) FROM civimail_job_log")[0][0] == before
+
+
 @pytest.mark.parametrize("args, expected", [
     (("run-job", "no_such_job", "-d", "whatever"), "invalid choice"),
     (("run-job", "housekeeping", "-d", "civimail_no_such_database"), "cannot open database"),

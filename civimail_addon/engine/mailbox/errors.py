@@ -31,6 +31,17 @@ def _lt(text):
 
 ERROR_TEXTS = {
     "settings_invalid": _lt("Invalid mailbox settings: %(problem)s."),
+    # What is wrong with the settings (the "problem" above).
+    "problem_protocol": _lt("unknown protocol %(protocol)s (expected one of %(expected)s)"),
+    "problem_batch_size": _lt("the batch size must be at least 1"),
+    "problem_message_size": _lt("the maximum message size must be positive"),
+    "problem_batch_bytes": _lt("the maximum batch size in bytes must be positive"),
+    "problem_path": _lt("the %(kind)s mailbox needs a path"),
+    "problem_host": _lt("the %(protocol)s mailbox needs a host name"),
+    "problem_security": _lt("unknown security %(security)s (expected one of %(expected)s)"),
+    "problem_port": _lt("port %(port)s is outside 1..65535"),
+    "problem_timeout": _lt("the timeout must be positive"),
+    "problem_username": _lt("a user name is required"),
     "settings_cafile": _lt(
         "Invalid mailbox settings: the CA file %(cafile)s could not be loaded (%(reason)s)."),
     "dns_unresolved": _lt("DNS: the host name %(host)s could not be resolved (%(reason)s)."),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import fail
+from .errors import Phrase, fail
 
 REMOTE_PROTOCOLS = ("imap", "pop3")
 LOCAL_PROTOCOLS = ("maildir", "directory")
@@ -65,25 +65,30 @@ def validate(settings: MailboxSettings) -> None:
         raise fail(settings, "settings", "settings_invalid", problem=problem)
 
 
-def _problem(settings: MailboxSettings) -> str:  # noqa: PLR0911 - one check per line reads best
+def _problem(settings: MailboxSettings) -> Phrase | None:  # noqa: PLR0911 - one check per line
     if settings.protocol not in PROTOCOLS:
-        return f"unknown protocol {settings.protocol!r} (expected one of {', '.join(PROTOCOLS)})"
+        return Phrase("problem_protocol", protocol=repr(settings.protocol),
+                      expected=", ".join(PROTOCOLS))
     if settings.batch_size < 1:
-        return "the batch size must be at least 1"
+        return Phrase("problem_batch_size")
     if settings.max_message_size < 1:
-        return "the maximum message size must be positive"
+        return Phrase("problem_message_size")
     if settings.max_batch_bytes < 1:
-        return "the maximum batch size in bytes must be positive"
+        return Phrase("problem_batch_bytes")
     if settings.protocol in LOCAL_PROTOCOLS:
-        return "" if settings.path.strip() else f"a {settings.protocol} mailbox needs a path"
+        if settings.path.strip():
+            return None
+        kind = "Maildir" if settings.protocol == "maildir" else Phrase("kind_directory")
+        return Phrase("problem_path", kind=kind)
     if not settings.host.strip():
-        return f"an {settings.protocol.upper()} mailbox needs a host name"
+        return Phrase("problem_host", protocol=settings.protocol.upper())
     if settings.security not in SECURITIES:
-        return f"unknown security {settings.security!r} (expected one of {', '.join(SECURITIES)})"
+        return Phrase("problem_security", security=repr(settings.security),
+                      expected=", ".join(SECURITIES))
     if not 0 <= settings.port <= 65535:
-        return f"port {settings.port} is outside 1..65535"
+        return Phrase("problem_port", port=settings.port)
     if not settings.timeout or settings.timeout <= 0:
-        return "the timeout must be positive"
+        return Phrase("problem_timeout")
     if not settings.username:
-        return "a user name is required"
-    return ""
+        return Phrase("problem_username")
+    return None

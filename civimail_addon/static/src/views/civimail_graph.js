@@ -1,9 +1,11 @@
 /** @odoo-module **/
 /**
  * CiviMail's charts: each bounce type always has its own colour (the type's
- * "Chart colour"), the axis counts whole numbers, stacked bars get no "Sum"
- * line joining unrelated groups, and periods without records stay on the
- * time axis (the server fills them; the host's bar chart drops them).
+ * "Chart colour", in bars, lines and pie slices), so has each delivery
+ * outcome (delivered green, bounced red), the axis counts whole
+ * numbers, stacked bars get no "Sum" line joining unrelated groups, and
+ * periods without records stay on the time axis (the server fills them; the
+ * host's bar chart drops them).
  */
 import { onWillStart } from "@odoo/owl";
 import { registry } from "@web/core/registry";
@@ -14,6 +16,16 @@ import { GraphModel } from "@web/views/graph/graph_model";
 import { GraphRenderer } from "@web/views/graph/graph_renderer";
 
 const TEMPORAL = ["date", "datetime"];
+
+/** Delivery by Mailing: each outcome its colour (delivered green, bounced red…). */
+const OUTCOME_COLOURS = {
+    delivered: "#2e9e5b",
+    bounced: "#c0392b",
+    on_hold: "#e67e22",
+    failed: "#7b241c",
+    skipped: "#95a5a6",
+    queued: "#2980b9",
+};
 
 export class CivimailGraphModel extends GraphModel {
     /** Keep the empty periods of a bar chart over time, as zeros of the first series. */
@@ -38,7 +50,11 @@ export class CivimailGraphRenderer extends GraphRenderer {
     setup() {
         super.setup();
         this.orm = useService("orm");
-        this.typeColors = new Map();
+        // Series and slices by label: bounce types and delivery outcomes.
+        this.labelColours = new Map();
+        for (const [value, label] of this.model.metaData.fields.outcome?.selection || []) {
+            this.labelColours.set(label, OUTCOME_COLOURS[value]);
+        }
         onWillStart(async () => {
             const types = await this.orm.searchRead(
                 "civimail.bounce.type",
@@ -48,16 +64,16 @@ export class CivimailGraphRenderer extends GraphRenderer {
             );
             for (const type of types) {
                 if (type.chart_color) {
-                    this.typeColors.set(type.display_name, type.chart_color);
+                    this.labelColours.set(type.display_name, type.chart_color);
                 }
             }
         });
     }
 
-    /** Give each series named after a bounce type that type's colour. */
-    colourByType(data, withBorder) {
+    /** Give each series named after a bounce type (or an outcome) its colour. */
+    colourByLabel(data, withBorder) {
         for (const dataset of data.datasets) {
-            const colour = this.typeColors.get(dataset.label);
+            const colour = this.labelColours.get(dataset.label);
             if (colour) {
                 dataset.backgroundColor = colour;
                 if (withBorder) {
@@ -71,14 +87,30 @@ export class CivimailGraphRenderer extends GraphRenderer {
     getBarChartData() {
         const data = super.getBarChartData();
         const overlay = this.model.lineOverlayDataset;
-        return this.colourByType({
+        return this.colourByLabel({
             ...data,
             datasets: data.datasets.filter((dataset) => !overlay || dataset !== overlay),
         });
     }
 
+    /** Give each slice named after a bounce type (or an outcome) its colour. */
+    getPieChartData() {
+        const data = super.getPieChartData();
+        const colours = data.labels.map((label) => this.labelColours.get(label));
+        if (colours.some(Boolean)) {
+            for (const dataset of data.datasets) {
+                const slices = dataset.backgroundColor.map(
+                    (colour, index) => colours[index] || colour
+                );
+                dataset.backgroundColor = slices;
+                dataset.hoverBackgroundColor = slices;
+            }
+        }
+        return data;
+    }
+
     getLineChartData() {
-        return this.colourByType(super.getLineChartData(), true);
+        return this.colourByLabel(super.getLineChartData(), true);
     }
 
     getScaleOptions() {
