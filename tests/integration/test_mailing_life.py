@@ -48,8 +48,8 @@ from harness import HarnessError, free_ports, log_tail, remove_tree
 from harness.bounce_generator import load_catalogue, recipient_of, reply_of
 from harness.dns_server import DnsServer
 from harness.mta import Postfix
-from tools.odoo_driver import unique_dbname
 from harness.smtp_sink import SmtpSink, reply_text
+from tools.odoo_driver import unique_dbname
 
 NET = f"127.{random.randrange(100, 250)}.{random.randrange(256)}"  # noqa: S311 - not a secret
 DNS_IP = f"{NET}.53"
