@@ -5,11 +5,17 @@ from markupsafe import Markup, escape
 from odoo import api, models
 from odoo.tools.mail import html_normalize
 
-# The host's pattern of a ``t-out`` placeholder (mail.render.mixin, regex rendering).
+# The host's pattern of a ``t-out`` placeholder, written inline in its
+# ``mail.render.mixin._render_template_qweb_regex``: a copy, compared with it by
+# TestSendMailings.test_regex_rendering_is_the_hosts.
 _T_OUT = re.compile(
     r"""<(\w+)[\s|\n]+t-out=[\s|\n]*(\'|\")((\w|\.)+)(\2)[\s|\n]*((\/>)|(>[\s|\n]*([^<>]*?))[\s|\n]*<\/\1>)""",
     flags=re.DOTALL,
 )
+
+
+class ComposerBuilt(Exception):
+    """Raised through the host's ``mailing.mailing._action_send_mail`` once its composer exists."""
 
 
 class MailComposeMessage(models.TransientModel):
@@ -21,6 +27,16 @@ class MailComposeMessage(models.TransientModel):
     """
 
     _inherit = "mail.compose.message"
+
+    def _action_send_mail(self, auto_commit=False):
+        # CiviMail builds its composer with the host's mailing._action_send_mail
+        # (mailing.mailing._civimail_composer): it is handed back here, and the
+        # host's sending stops before it sends anything or marks the mailing sent.
+        built = self.env.context.get("civimail_composer_built")
+        if built is None:
+            return super()._action_send_mail(auto_commit=auto_commit)
+        built.append(self)
+        raise ComposerBuilt
 
     def _get_done_emails(self, mail_values_dict):
         # The CiviMail job renders recipients whose traces it created itself,
@@ -68,7 +84,11 @@ class MailComposeMessage(models.TransientModel):
 
     @api.model
     def _civimail_render_regex(self, template_src, model, res_ids):
-        """The host's regex rendering loop on a template it need not normalize again."""
+        """The host's regex rendering loop on a template it need not normalize again.
+
+        A copy of ``mail.render.mixin._render_template_qweb_regex`` (whose
+        pattern is not importable), listed in ``mailing_send_run``'s table.
+        """
         allowed = {}
 
         def check(expression):

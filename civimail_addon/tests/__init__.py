@@ -7,6 +7,7 @@ from . import test_bounce
 from . import test_mail_account
 from . import test_inbound_email
 from . import test_send_mailings
+from . import test_send_host_reuse
 from . import test_deliverability
 from . import test_smtp_tls
 from . import test_dashboard
