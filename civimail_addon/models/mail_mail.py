@@ -8,6 +8,7 @@ from odoo.addons.mail.models.mail_mail import _UNFOLLOW_REGEX
 
 from ..engine.mime_out import Headers, assemble, attachment_part, list_unsubscribe, message_date
 from ..engine.send_policy import Failure, envelope_failure
+from ..engine.smtp_out import SENT
 from ..engine.verp import BOUNCE, REPLY, UNSUBSCRIBE
 
 _logger = logging.getLogger(__name__)
@@ -51,6 +52,30 @@ class MailMail(models.Model):
             # The host wrote the new record's id (NewId_<trace>) into /r/<code>/m/ links.
             body = body.replace(f"/m/{self.mailing_trace_ids[0].id}", f"/m/{trace_id}")
         return body
+
+    @api.model
+    def _civimail_keep_sent(self, batch):
+        """Keep what the host keeps of the batch's sent messages.
+
+        The host's mail queue deletes a mailing's mail.mail once sent unless
+        the mailing keeps archives (``auto_delete``); with replies going to
+        the document (``is_notification``) it keeps the mail.message, which
+        routes them. The job made no mail.mail: it makes those the host
+        would have left, sent, and lets the host's ``_postprocess_sent_message``
+        delete them as it would.
+        """
+        sent = [trace_id for trace_id, (outcome, _type, _reason) in batch.outcomes.items()
+                if trace_id in batch.logged and not isinstance(outcome, str)
+                and outcome.outcome == SENT]
+        if not sent:
+            return
+        # As the host's composer creates them (each its trace's mail), already sent.
+        mails = self.sudo().create([
+            {**batch.logged[trace_id], "state": "sent",
+             "mailing_trace_ids": [Command.link(trace_id)]}
+            for trace_id in sent
+        ])
+        mails._postprocess_sent_message(success_pids=[])
 
     # ------------------------------------------------------------------
     # What every message of a mailing shares

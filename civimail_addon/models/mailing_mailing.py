@@ -1,6 +1,4 @@
-import base64
 import contextlib
-import time
 from collections import defaultdict
 
 import pytz
@@ -8,8 +6,7 @@ from odoo import Command, api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.osv import expression
 
-from ..engine.send_policy import Batch, Failure, RetryPolicy
-from ..engine.smtp_out import SENT, Delivery, Outgoing
+from ..engine.send_policy import Failure, RetryPolicy
 from .mail_compose_message import ComposerBuilt
 from .mailing_send_run import MailingSendRun
 from .stored_messages import fact
@@ -418,80 +415,6 @@ class MailingMailing(models.Model):
         account = self.env["civimail.mail.account"]._default_bounce_account(
             self._civimail_company())
         return server, smtp_from, account, account._verp_codec()
-
-    def _civimail_prepare_batch(self, composer, traces, route, context, profile=None):
-        """Render the claimed ``traces`` with the host's composer and build their messages.
-
-        As the host's ``_send`` goes through its mails, once per batch: the
-        composer's values for all, then each message (``mail.mail.
-        _civimail_build_message``). Returns the ``send_policy.Batch``: the
-        outcomes known already (skipped, failed, spooled) and the messages to
-        send. ``context`` is ``mail.mail._civimail_mailing_context``'s.
-        """
-        self.ensure_one()
-        server, smtp_from, account, _codec = route
-        MailMail = self.env["mail.mail"]
-        values_all = composer._prepare_mail_values(traces.mapped("res_id"))
-        key = (server.id if server else None, smtp_from)
-        spool = context["mode"] == "spool"
-        outcomes, outgoing, spooled, spool_rows, kept = {}, [], [], [], {}
-        for index, trace in enumerate(traces):
-            values = values_all[trace.res_id]
-            if values.get("state") == "cancel":  # blocklist, opt-out, ... as the host decides
-                outcomes[trace.id] = ("cancel", values.get("failure_type"), None)
-                continue
-            try:
-                built = MailMail._civimail_build_message(
-                    self, trace, values, route, context, profile=profile, probe=index == 0)
-            except UserError as error:
-                outcomes[trace.id] = ("error", "unknown", str(error.args[0]))
-                continue
-            if isinstance(built, Failure):
-                outcomes[trace.id] = ("error", built.failure_type, built.reason)
-                continue
-            if not values.get("auto_delete", True) or values.get("is_notification"):
-                kept[trace.id] = values
-            mail_from, rcpt_to, data = built
-            message = Outgoing(trace.id, key, mail_from, rcpt_to, data, values["message_id"])
-            if spool:
-                spooled.append(message)
-                spool_rows.append({
-                    "mailing_id": self.id, "trace_id": trace.id,
-                    "company_id": account.company_id.id, "mail_from": mail_from,
-                    "rcpt_to": ", ".join(rcpt_to), "subject": values.get("subject"),
-                    "size": len(data), "raw": base64.b64encode(data)})
-                outcomes[trace.id] = (Delivery(SENT), None, None)
-                continue
-            outgoing.append(message)
-            # Let the outbox's thread take the interpreter now if it waits for
-            # it (a server reply came): sooner than Python's 5 ms switch interval.
-            time.sleep(0)
-        if spool_rows:
-            self.env["civimail.spool"].create(spool_rows)
-        return Batch(self, outcomes, outgoing, server, account, spooled, kept)
-
-    def _civimail_keep_sent(self, batch):
-        """Keep what the host keeps of the batch's sent messages.
-
-        The host's mail queue deletes a mailing's mail.mail once sent unless
-        the mailing keeps archives (``auto_delete``); with replies going to
-        the document (``is_notification``) it keeps the mail.message, which
-        routes them. The job made no mail.mail: it makes those the host
-        would have left, sent, and lets the host's ``_postprocess_sent_message``
-        delete them as it would.
-        """
-        sent = [trace_id for trace_id, (outcome, _type, _reason) in batch.outcomes.items()
-                if trace_id in batch.logged and not isinstance(outcome, str)
-                and outcome.outcome == SENT]
-        if not sent:
-            return
-        # As the host's composer creates them (each its trace's mail), already sent.
-        mails = self.env["mail.mail"].sudo().create([
-            {**batch.logged[trace_id], "state": "sent",
-             "mailing_trace_ids": [Command.link(trace_id)]}
-            for trace_id in sent
-        ])
-        mails._postprocess_sent_message(success_pids=[])
 
     def _civimail_first_message_size(self):
         """Refuse this mailing when its first recipient's message exceeds its server's maximum."""

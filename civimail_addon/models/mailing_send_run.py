@@ -21,9 +21,9 @@ From *put in queue* to *trace sent*:
 6. ``mailing_trace.py: _civimail_claim`` claims a batch (``process``);
    ``ir_mail_server.py: _civimail_reserve`` reserves it in the server's send
    limit (``mailing_trace.py: _civimail_postpone`` for the rest).
-7. ``mailing_mailing.py: _civimail_prepare_batch`` renders it with the
-   host's composer (``_prepare_mail_values``) and builds each message with
-   ``mail_mail.py: _civimail_build_message``.
+7. ``mail_compose_message.py: _civimail_prepare_batch`` renders it with
+   the host's composer (``_prepare_mail_values``) and builds each message
+   with ``mail_mail.py: _civimail_build_message``.
 8. The outbox (``engine/smtp_out.py: Outbox``) sends the batch in its
    thread while the next one is prepared; as each message is accepted,
    ``mailing_trace.py: _civimail_mark_sent_query`` marks its trace
@@ -31,7 +31,7 @@ From *put in queue* to *trace sent*:
 9. ``MailingSendRun.collect`` → ``mailing_trace.py: _civimail_record_outcomes``
    writes the rest (skipped, failed, bounced: ``_civimail_set_refused``,
    retried: ``_civimail_retry_or_fail``); ``ir_mail_server.py:
-   _civimail_release`` gives back unused sends; ``mailing_mailing.py:
+   _civimail_release`` gives back unused sends; ``mail_mail.py:
    _civimail_keep_sent`` keeps what the host keeps of sent mail.
 10. ``mailing_mailing.py: _civimail_finish`` marks the mailing sent once no
     recipient waits.
@@ -269,7 +269,7 @@ class MailingSendRun:
                 profile = self.profile(server, smtp_from) if self.mode in ("send", "test") \
                     else None
                 composer = composer or mailing._civimail_composer()
-                batch = mailing._civimail_prepare_batch(composer, traces, route, context, profile)
+                batch = composer._civimail_prepare_batch(mailing, traces, route, context, profile)
                 self.collect()  # the previous batch, sent meanwhile
                 self.dispatch(batch)
             self.collect()
@@ -345,7 +345,7 @@ class MailingSendRun:
         if batch.server and self.mode in ("send", "test"):
             batch.server._civimail_release(self.env.cr, unused, fields.Datetime.now())
         if batch.logged:
-            batch.mailing._civimail_keep_sent(batch)
+            self.env["mail.mail"]._civimail_keep_sent(batch)
         self.commit()
         # The rendering's records (recipients, ...) are not needed again.
         self.env.invalidate_all()
