@@ -13,7 +13,7 @@ from ..engine.smtp_out import SENT, Delivery, Outgoing
 
 # The host's pattern of a ``t-out`` placeholder, written inline in its
 # ``mail.render.mixin._render_template_qweb_regex``: a copy, compared with it by
-# TestSendMailings.test_regex_rendering_is_the_hosts.
+# TestSendHostReuse.test_regex_rendering_is_the_hosts.
 _T_OUT = re.compile(
     r"""<(\w+)[\s|\n]+t-out=[\s|\n]*(\'|\")((\w|\.)+)(\2)[\s|\n]*((\/>)|(>[\s|\n]*([^<>]*?))[\s|\n]*<\/\1>)""",
     flags=re.DOTALL,

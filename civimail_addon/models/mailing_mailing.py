@@ -406,7 +406,11 @@ class MailingMailing(models.Model):
             )._action_send_mail(res_ids)
         (composer,) = built
         composer.attachment_ids = [Command.clear()]
-        return composer.with_context(civimail_sending=True, civimail_composer_built=None)
+        # Its context, but for the recipients' ids (stored on it; a long list
+        # hashed each time the rendering derives an environment) and the hook.
+        context = {key: value for key, value in composer.env.context.items()
+                   if key not in ("active_ids", "civimail_composer_built")}
+        return composer.with_env(composer.env(context={**context, "civimail_sending": True}))
 
     def _civimail_route(self):
         """(outgoing server, SMTP sender, bounce account, VERP codec) of the messages."""

@@ -46,21 +46,28 @@ then prepares that mailing's messages itself if they differ):
 
 | Copy (in models/)                      | Host method it follows                   | Compared by |
 |----------------------------------------|------------------------------------------|-------------|
-| mail_mail: _civimail_prepare_outgoing  | mail.mail._prepare_outgoing_list, its    | (1) (2)     |
+| mailing_mailing: _civimail_recipients  | mail.compose.message._get_recipients_data| (5)         |
+|                                        | (mass_mailing's trace emails)            |             |
+| mail_mail: _civimail_prepare_outgoing  | mail.mail._prepare_outgoing_list, its    | (1) (2) (3) |
 |                                        | _prepare_outgoing_body, mass_mailing's   |             |
 |                                        | overrides (links, pixel, unsubscribe)    |             |
-| mail_mail: _civimail_recipient_links   | mailing.mailing._get_unsubscribe_url,    | (1) (2)     |
+| mail_mail: _civimail_recipient_links   | mailing.mailing._get_unsubscribe_url,    | (1) (2) (3) |
 |                                        | _get_unsubscribe_oneclick_url,           |             |
 |                                        | _get_view_url                            |             |
-| mail_mail: _civimail_build_message     | mail.mail._send → ir.mail_server.        | (1)         |
-| (bytes: engine/mime_out.py assemble)   | build_email                              |             |
-| mail_compose_message:                  | mail.render.mixin.                       | (3) (4)     |
+| mail_mail: _civimail_build_message,    | mail.mail._send (From, alias domain,     | (1)         |
+| _civimail_header_from, _alias_domain   | envelope failures) → ir.mail_server.     |             |
+| (bytes: engine/mime_out.py assemble;   | build_email                              |             |
+| failures: send_policy.envelope_failure)|                                          |             |
+| mail_compose_message:                  | mail.render.mixin.                       | (4) (6)     |
 | _civimail_render_regex, _T_OUT         | _render_template_qweb_regex              |             |
 
-(1) ``tests/test_send_mailings.py: test_messages_are_the_ones_the_host_would_build``;
-(2) ``mail_mail.py: _civimail_check_outgoing``, on each mailing's first message at run time;
-(3) ``tests/test_send_mailings.py: test_regex_rendering_is_the_hosts``;
-(4) ``mail_compose_message.py: _render_template_qweb_regex``, on each batch's first record.
+Tests: (1) ``test_send_mailings.py: test_messages_are_the_ones_the_host_would_build``;
+(3) ``test_send_host_reuse.py: test_prepared_messages_are_the_hosts``;
+(4) ``test_send_host_reuse.py: test_regex_rendering_is_the_hosts``;
+(5) ``test_send_host_reuse.py: test_recipients_are_the_ones_the_host_finds``.
+At run time: (2) ``mail_mail.py: _civimail_check_outgoing`` on each mailing's first
+message; (6) ``mail_compose_message.py: _render_template_qweb_regex`` on each batch's first
+record.
 """
 
 import contextlib

@@ -4,6 +4,7 @@ from odoo import Command
 from odoo.tests import tagged
 from odoo.tools.mail import html_normalize
 
+from ..models.mail_mail import OUTGOING_KEYS
 from .common import CivimailCase
 
 
@@ -73,6 +74,68 @@ class TestSendHostReuse(CivimailCase):
         composer_render = self.env["mail.compose.message"].with_context(
             civimail_sending=True)._render_template_qweb_regex
         self.assertEqual(composer_render(template, "res.partner", self.partners.ids), host)
+
+    def test_prepared_messages_are_the_hosts(self):
+        """The copy of the host's outgoing preparation gives what the host's gives, key by key."""
+        mailing = self.make_mailing(
+            body_html='<p>Dear <t t-out="object.name"/>, <a href="https://example.com/read">read'
+                      '</a>, <a href="/view">online</a> or <a href="/unsubscribe_from_list">'
+                      "unsubscribe</a>.</p><p>été</p>",
+            reply_to_mode="new", reply_to="Réponses <replies@example.org>",
+            civimail_track_replies=True)
+        mailing._civimail_start()
+        Trace = self.env["mailing.trace"].sudo()
+        traces = Trace._civimail_claim(mailing, 1, 10)
+        self.assertEqual(len(traces), 3)
+        values_all = mailing._civimail_composer()._prepare_mail_values(traces.mapped("res_id"))
+        route = mailing._civimail_route()
+        MailMail = self.env["mail.mail"].sudo()
+        context = MailMail._civimail_mailing_context(mailing, "send")
+        for trace in traces:
+            values = values_all[trace.res_id]
+            addresses = trace._civimail_addresses(route[3])
+            ours = MailMail._civimail_prepare_outgoing(mailing, trace, values, addresses, context)
+            host = MailMail._civimail_prepare_outgoing_host(
+                mailing, trace, values, route[0], addresses)
+            for key in OUTGOING_KEYS:
+                self.assertEqual(ours[key], host[key], key)
+            self.assertRegex(ours["body"], rf"/r/\w+/m/{trace.id}")
+            self.assertIn(f"/mail/track/{trace.mail_mail_id_int}/", ours["body"])
+            self.assertIn(f"/mailing/{mailing.id}/confirm_unsubscribe?", ours["body"])
+            self.assertIn(f"/mailing/{mailing.id}/view?", ours["body"])
+            self.assertIn("+r.", ours["reply_to"])
+        # At run time the first message is compared too: equal, so the copy goes on.
+        MailMail._civimail_build_message(
+            mailing, traces[0], values_all[traces[0].res_id], route, context, probe=True)
+        self.assertFalse(context["host_rendering"])
+
+    def test_recipients_are_the_ones_the_host_finds(self):
+        """The copy of the host's recipient finding (trace emails) gives the host's addresses."""
+        people = self.partners | self.env["res.partner"].create([
+            {"name": "Two Addresses", "email": "first@example.com, second@example.com"},
+            {"name": "Formatted", "email": '"Dr. Who" <Who@Example.com>'},
+            {"name": "Nobody", "email": False},
+            {"name": "Broken", "email": "not an address"},
+        ])
+        contacts = self.env["mailing.contact"].create([
+            {"name": "Élise", "email": "Elise <elise@example.com>"},
+            {"name": "Bare", "email": "bare@example.com"},
+        ])
+        for model, records in (("res.partner", people), ("mailing.contact", contacts)):
+            mailing = self.make_mailing(mailing_model_id=self.env["ir.model"]._get_id(model),
+                                        mailing_domain=repr([("id", "in", records.ids)]))
+            composer = self.env["mail.compose.message"].with_context(
+                active_ids=records.ids).create({
+                    "composition_mode": "mass_mail", "model": model,
+                    "mass_mailing_id": mailing.id, "body": mailing.body_html,
+                    "subject": mailing.subject, "email_from": mailing.email_from})
+            host = composer._get_recipients_data(composer._prepare_mail_values(records.ids))
+            ours = mailing._civimail_recipients(records.ids)
+            for record in records:
+                mail_to = host[record.id]["mail_to"]
+                # No address: the host's False, ours "" (both leave the trace without email).
+                self.assertEqual(ours[record.id] or False, mail_to[0] if mail_to else False,
+                                 record.name)
 
     def test_the_composer_is_the_one_the_host_builds(self):
         """The host's own sending builds the composer: its archive, author and body settings."""
