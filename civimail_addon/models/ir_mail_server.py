@@ -5,7 +5,7 @@ from odoo.addons.base.models import ir_mail_server as host_mail_server
 from odoo.exceptions import ValidationError
 
 from ..engine.deliverability import dnsquery
-from ..engine.sending import window_end, window_start
+from ..engine.send_policy import window_end, window_start
 from ..engine.tls import client_context
 from .access import check_manager
 
@@ -162,6 +162,19 @@ class IrMailServer(models.Model):
         check_manager(self.env, self.env._("Only CiviMail Managers can reset a send limit."))
         self.sudo().write({"civimail_window_used": 0, "civimail_window_start": False})
         return True
+
+    @api.model
+    def _civimail_server_for(self, mailing):
+        """(outgoing server, SMTP sender) of ``mailing``'s messages, chosen as the host chooses."""
+        if mailing.mail_server_id:
+            return mailing.mail_server_id.sudo(), mailing.email_from
+        return self.sudo()._find_mail_server(mailing.email_from)
+
+    @api.model
+    def _civimail_connect(self, route):
+        """A new SMTP session of ``route`` (server id, SMTP sender), opened the host's way."""
+        server_id, smtp_from = route
+        return self.sudo().connect(mail_server_id=server_id, smtp_from=smtp_from)
 
     def _civimail_reserve(self, cr, count, now):
         """Reserve up to ``count`` sends on this server: (granted, window end or None).

@@ -3,6 +3,7 @@ from . import test_job_log
 from . import test_security
 from . import test_access_matrix
 from . import test_bounce
+from . import test_send_host_reuse
 from . import test_deliverability
 from . import test_inbound_email
 from . import test_verp_requests

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from civimail_addon.engine.sending import provider_message_id
+from civimail_addon.engine.smtp_out import provider_message_id
 from civimail_addon.engine.webhooks import (
     BOUNCE,
     COMPLAINT,

@@ -1,4 +1,4 @@
-"""engine.sending against the real SMTP sink: outcomes of one transaction, retry, windows."""
+"""engine.smtp_out and send_policy against the real SMTP sink: transactions, retry, windows."""
 
 import smtplib
 from datetime import datetime
@@ -6,18 +6,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from civimail_addon.engine.sending import (
-    PERMANENT,
-    SENT,
-    TEMPORARY,
-    RetryPolicy,
-    deliver,
-    fill_opt_out,
-    flatten,
-    list_unsubscribe,
-    window_end,
-    window_start,
-)
+from civimail_addon.engine.mime_out import fill_opt_out, list_unsubscribe
+from civimail_addon.engine.send_policy import RetryPolicy, window_end, window_start
+from civimail_addon.engine.smtp_out import PERMANENT, SENT, TEMPORARY, deliver
 
 
 @pytest.fixture
@@ -33,15 +24,8 @@ def session(smtp_sink):
 def data(to="ada@example.com"):
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = "news@example.org", to, "Hi"
-    message["Bcc"] = "hidden@example.org"
     message.set_content("Hello")
-    return flatten(message)
-
-
-def test_flatten_uses_crlf_and_drops_bcc():
-    raw = data()
-    assert b"\r\nSubject: Hi\r\n" in raw
-    assert b"hidden@example.org" not in raw
+    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
 
 
 def test_accepted_message_is_sent_with_the_envelope(session, smtp_sink):

@@ -1,4 +1,4 @@
-"""engine.sending's MIME assembler, against what the stdlib builds the host's way, and the outbox.
+"""engine.mime_out's MIME assembler, against what the stdlib builds the host's way, and the outbox.
 
 The host (``ir.mail_server.build_email``) builds an ``email.message.EmailMessage``
 with the SMTP policy: ``host_message`` below does the same, without Odoo, so
@@ -13,20 +13,14 @@ from email.message import EmailMessage
 
 import pytest
 
-from civimail_addon.engine.sending import (
-    PERMANENT,
-    SENT,
-    TEMPORARY,
+from civimail_addon.engine.mime_out import (
     Headers,
-    Outbox,
-    Outgoing,
     assemble,
     attachment_part,
-    deliver,
     encode_header,
-    flatten,
     message_date,
 )
+from civimail_addon.engine.smtp_out import PERMANENT, SENT, TEMPORARY, Outbox, Outgoing, deliver
 
 LONG_URL = ("https://news.example.org/mailing/2/unsubscribe_oneclick?document_id=1007&email="
             "zoe%40example.com&hash_token=" + "0123456789abcdef" * 8)
@@ -102,7 +96,7 @@ def structure(message):
 
 def test_headers_decode_to_what_the_host_writes():
     ours = parse(assemble(HEADERS, TEXT, HTML))
-    host = parse(flatten(host_message(HEADERS, TEXT, HTML)))
+    host = parse(bytes(host_message(HEADERS, TEXT, HTML)))
     assert [name.lower() for name in ours] == [name.lower() for name in host]
     for name in ("From", "To", "Reply-To"):
         assert ours[name].addresses == host[name].addresses, name
@@ -116,7 +110,7 @@ def test_headers_decode_to_what_the_host_writes():
 def test_bodies_and_attachments_are_the_hosts():
     files = [attachment_part(*item) for item in FILES]
     ours = parse(assemble(HEADERS, TEXT, HTML, files))
-    host = parse(flatten(host_message(HEADERS, TEXT, HTML, FILES)))
+    host = parse(bytes(host_message(HEADERS, TEXT, HTML, FILES)))
     assert structure(ours) == structure(host) == [
         "multipart/mixed", "multipart/alternative", "text/plain", "text/html",
         "application/pdf", "text/plain", "application/octet-stream"]

@@ -5,8 +5,8 @@ from unittest.mock import patch
 
 import pytz
 from odoo import Command, tools
-from odoo.addons.civimail_addon.engine.sending import flatten
-from odoo.addons.civimail_addon.models.mailing_mailing import _Failure, _Worker
+from odoo.addons.civimail_addon.engine.send_policy import Failure
+from odoo.addons.civimail_addon.models.mailing_send_run import MailingSendRun
 from odoo.addons.civimail_addon.tests.common import MailingCaseMixin
 from odoo.exceptions import UserError
 from odoo.modules import module as odoo_module
@@ -123,11 +123,12 @@ class TestSendMailings(SendCaseMixin, CivimailCase):
         self.assertEqual(mailing.state, "done")
         self.assertEqual((mailing.civimail_sent, mailing.civimail_total), (4, 4))
 
-    def host_message(self, worker, mailing, trace, values, route):
+    def host_message(self, mailing, trace, values, route):
         """The bytes the host's own build_email and envelope code make of this trace."""
-        addresses = worker.action_addresses(mailing, trace, route[3])
+        addresses = trace._civimail_addresses(route[3])
         verp = addresses["b"]
-        outgoing = worker.outgoing_host(mailing, trace, values, route, addresses)
+        outgoing = self.env["mail.mail"]._civimail_prepare_outgoing_host(
+            mailing, trace, values, route[0], addresses)
         IrMailServer = self.env["ir.mail_server"].sudo().with_context(
             send_validated_to=outgoing["email_to_normalized"], domain_bounce_address=verp)
         emails_from = tools.mail.email_split_and_format_normalize(outgoing["email_from"])
@@ -142,7 +143,8 @@ class TestSendMailings(SendCaseMixin, CivimailCase):
                          for a in mailing.attachment_ids.sudo().sorted("id")],
         )
         _from, rcpt_to, message = IrMailServer._prepare_email_message(message, None)
-        return verp, rcpt_to, flatten(message)
+        del message["Bcc"]  # as smtplib's send_message
+        return verp, rcpt_to, message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
 
     def test_messages_are_the_ones_the_host_would_build(self):
         """Same fields, structure, bodies and attachments as the host's build_email."""
@@ -173,26 +175,26 @@ class TestSendMailings(SendCaseMixin, CivimailCase):
             contact_list_ids=[Command.set(contacts.ids)],
             mailing_domain=repr([("list_ids", "in", contacts.ids)]),
         )
-        worker = _Worker(self.env["mailing.mailing"].sudo(), "send")
-        try:
-            for item in (mailing, by_list):
-                item._civimail_start()
-                traces = worker.claim_batch(item)  # as the job: each with its mail id
-                self.assertTrue(traces)
-                composer = item._civimail_composer()
-                values = composer._prepare_mail_values(traces.mapped("res_id"))
-                route = worker.route(item, *worker.server_for(item))
-                for trace in traces:
-                    ours = worker.build(item, trace, values[trace.res_id], route, probe=True)
-                    host = self.host_message(worker, item, trace, values[trace.res_id], route)
-                    self.assertEqual(ours[:2], host[:2])
-                    self.assertLessEqual(max(len(line) for line in ours[2].split(b"\r\n")), 998)
-                    self.assertEqual(message_summary(parse(ours[2])),
-                                     message_summary(parse(host[2])))
-            # The probe found the host's preparation equal: no mailing fell back to it.
-            self.assertFalse(worker.host_rendering)
-        finally:
-            worker.close()
+        MailMail = self.env["mail.mail"].sudo()
+        for item in (mailing, by_list):
+            item._civimail_start()
+            # As the job: each trace with its mail id.
+            traces = self.env["mailing.trace"].sudo()._civimail_claim(item, 1, 10)
+            self.assertTrue(traces)
+            composer = item._civimail_composer()
+            values = composer._prepare_mail_values(traces.mapped("res_id"))
+            route = item._civimail_route()
+            context = MailMail._civimail_mailing_context(item, "send")
+            for trace in traces:
+                ours = MailMail._civimail_build_message(
+                    item, trace, values[trace.res_id], route, context, probe=True)
+                host = self.host_message(item, trace, values[trace.res_id], route)
+                self.assertEqual(ours[:2], host[:2])
+                self.assertLessEqual(max(len(line) for line in ours[2].split(b"\r\n")), 998)
+                self.assertEqual(message_summary(parse(ours[2])),
+                                 message_summary(parse(host[2])))
+            # The probe found the host's preparation equal: the mailing did not fall back to it.
+            self.assertFalse(context["host_rendering"])
         received = message_summary(parse(ours[2]))
         self.assertEqual(received["addresses"]["To"], [("", "elise@example.com")])
         self.assertEqual(received["text"]["Subject"], "Liste ☀")
@@ -231,20 +233,18 @@ class TestSendMailings(SendCaseMixin, CivimailCase):
         mailing = self.make_mailing(self.partners[:1])
         mailing._civimail_start()
         trace = self.traces(mailing)
-        worker = _Worker(self.env["mailing.mailing"].sudo(), "send")
-        try:
-            values = mailing._civimail_composer()._prepare_mail_values([trace.res_id])
-            values = {**values[trace.res_id], "email_from": False}
-            built = worker.build(mailing, trace, values, worker.route(mailing, self.server,
-                                                                        mailing.email_from))
-        finally:
-            worker.close()
+        values = mailing._civimail_composer()._prepare_mail_values([trace.res_id])
+        values = {**values[trace.res_id], "email_from": False}
+        MailMail = self.env["mail.mail"].sudo()
+        built = MailMail._civimail_build_message(
+            mailing, trace, values, mailing._civimail_route(),
+            MailMail._civimail_mailing_context(mailing, "send"))
         default_from = self.env["ir.mail_server"]._get_default_from_address()
         if default_from:  # the host writes its default sender
             self.assertEqual(parse(built[2])["From"].addresses[0].addr_spec,
                              tools.email_normalize(default_from))
         else:  # the host refuses, and the trace fails as the host's queue would say
-            self.assertEqual(built, _Failure(
+            self.assertEqual(built, Failure(
                 "mail_from_missing", self.env["ir.mail_server"].NO_FOUND_FROM))
 
     def test_the_host_queue_leaves_email_mailings_to_civimail(self):
@@ -470,18 +470,19 @@ class TestSendMailings(SendCaseMixin, CivimailCase):
         mailing = self.make_mailing()
         mailing.action_put_in_queue()
         Mailing = self.env["mailing.mailing"].sudo()
-        first, second = _Worker(Mailing, "send"), _Worker(Mailing, "send")
+        Trace = self.env["mailing.trace"].sudo()
+        first, second = MailingSendRun(Mailing, "send"), MailingSendRun(Mailing, "send")
         try:
             first.start_due(None)
             claimed = []
-            for worker in (first, second, first, second, first):
-                claimed.append(worker.claim_batch(mailing).ids)
+            for run in (first, second, first, second, first):
+                claimed.append(Trace._civimail_claim(mailing, run.claim, run.batch_size).ids)
             self.assertEqual([len(ids) for ids in claimed], [1, 1, 1, 1, 0])
             self.assertEqual(len({i for ids in claimed for i in ids}), 4)
             # A worker that died leaves its claims; the next run puts them back.
             second.close()
-            third = _Worker(Mailing, "send")
-            third.recover()
+            third = MailingSendRun(Mailing, "send")
+            Trace._civimail_recover(third.claim)
             mine = self.traces(mailing).filtered(lambda t: t.civimail_claim == first.claim)
             self.assertEqual(len(mine), 2)
             self.assertEqual(len(self.traces(mailing).filtered(
