@@ -1,15 +1,13 @@
 """Build the module's documentation from its OCA ``readme/`` fragments.
 
-Usage: ``.venv/bin/python tools/gen_readme.py`` (needs ``pandoc`` for the RST).
+Usage: ``.venv/bin/python tools/gen_readme.py`` (needs ``pandoc``).
 
-- ``README.md``: the admin guide between its two markers is
-  ``civimail_addon/readme/CONFIGURE.md``, so the guide is written once.
-- ``civimail_addon/README.rst``: the page the Odoo Apps store and OCA tools
-  show when no HTML page is given — DESCRIPTION, CONFIGURE and USAGE
-  converted by pandoc, as ``oca-gen-addon-readme`` lays them out.
+``civimail_addon/README.rst`` is the page the Odoo Apps store and OCA tools
+show: DESCRIPTION, CONFIGURE (the admin guide) and USAGE converted by pandoc,
+as ``oca-gen-addon-readme`` lays them out. The fragments are the only copy;
+the root README.md links to them.
 """
 
-import re
 import shutil
 import subprocess
 import sys
@@ -17,10 +15,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAGMENTS = ROOT / "civimail_addon" / "readme"
-GUIDE_START = ("<!-- generated from civimail_addon/readme/CONFIGURE.md by tools/gen_readme.py: "
-               "edit that file -->\n")
-GUIDE_END = "<!-- end of civimail_addon/readme/CONFIGURE.md -->\n"
-GUIDE = re.compile(re.escape(GUIDE_START) + ".*?" + re.escape(GUIDE_END), re.DOTALL)
 RST_SECTIONS = (("DESCRIPTION", None), ("CONFIGURE", "Configuration"), ("USAGE", "Usage"))
 RST_HEAD = """\
 =================
@@ -45,13 +39,6 @@ Authors
 """
 
 
-def readme_md(text, guide):
-    """``text`` (README.md) with ``guide`` between the markers."""
-    if not GUIDE.search(text):
-        raise SystemExit("README.md: the admin guide markers are missing")
-    return GUIDE.sub(lambda _match: GUIDE_START + guide + GUIDE_END, text)
-
-
 def to_rst(markdown):
     # Fragments use "###" for their sections: one level under the RST page's.
     return subprocess.run(
@@ -73,8 +60,6 @@ def readme_rst():
 
 
 def main():
-    readme = ROOT / "README.md"
-    readme.write_text(readme_md(readme.read_text(), (FRAGMENTS / "CONFIGURE.md").read_text()))
     if not shutil.which("pandoc"):
         raise SystemExit("pandoc not found (apt-get install pandoc): README.rst not rebuilt")
     (ROOT / "civimail_addon" / "README.rst").write_text(readme_rst())

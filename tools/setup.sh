@@ -46,6 +46,8 @@ command -v dovecot >/dev/null || missing+=(dovecot-imapd dovecot-pop3d)
 [ -x /usr/lib/dovecot/pop3 ] || missing+=(dovecot-pop3d)
 command -v nsd >/dev/null || missing+=(nsd)
 command -v openssl >/dev/null || missing+=(openssl)
+# The module's README.rst is built from its readme/ fragments (a test rebuilds it).
+command -v pandoc >/dev/null || missing+=(pandoc)
 command -v gcc >/dev/null || missing+=(gcc python3-dev)
 # The guided tour's HttpCase runs in headless Chromium (Odoo looks for these names).
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null \

@@ -61,7 +61,8 @@ then prepares that mailing's messages itself if they differ):
 | mail_compose_message:                  | mail.render.mixin.                       | (4) (6)     |
 | _civimail_render_regex, _T_OUT         | _render_template_qweb_regex              |             |
 
-Tests: (1) ``test_send_mailings.py: test_messages_are_the_ones_the_host_would_build``;
+Tests: (1) ``test_send_mailings.py: test_messages_are_the_ones_the_host_would_build``
+(in the integration addon: it reads the SMTP sink);
 (3) ``test_send_host_reuse.py: test_prepared_messages_are_the_hosts``;
 (4) ``test_send_host_reuse.py: test_regex_rendering_is_the_hosts``;
 (5) ``test_send_host_reuse.py: test_recipients_are_the_ones_the_host_finds``.
