@@ -1,3 +1,16 @@
+"""CiviMail's mail accounts: the mailboxes its jobs read.
+
+This file is longer than the addon's others (about 740 lines) on purpose: a
+mail account is both a mailbox's configuration (server, return address,
+Email-to-Activity policy, the one default bounce account per company, the
+connection test) and its crash-safe read loop (batches committed before their
+messages move), which the host also keeps on one model
+(``fetchmail.server.fetch_mail``). What needs no database lives in the engine:
+reading (``engine/mailbox``), message keys (``engine/mailbox/headers.py``),
+VERP signing (``engine/verp.py``); what each message means is decided by
+``civimail.bounce`` and ``civimail.inbound``.
+"""
+
 import base64
 import logging
 import secrets

@@ -31,6 +31,7 @@ import email.policy
 import json
 import os
 import random
+import re
 import smtplib
 import subprocess
 import sys
@@ -236,7 +237,8 @@ partners = env["res.partner"].create([{{"name": email.split("@")[0], "email": em
                                       for email in {emails!r}])
 mailing = env["mailing.mailing"].with_user(marketer).create({{
     "subject": "Autumn news", "email_from": "{sender}",
-    "body_html": "<p>Dear <t t-out='object.name'/>, our autumn news.</p>",
+    "body_html": "<p>Dear <t t-out='object.name'/>, our autumn news.</p>"
+                 "<p><a href='mailto:{{action.optOut}}'>Never email me again</a></p>",
     "mailing_model_id": env["ir.model"]._get_id("res.partner"),
     "mailing_domain": repr([("id", "in", partners.ids)]),
     "civimail_track_replies": True, "reply_to_mode": "new", "reply_to": "{team}"}})
@@ -442,6 +444,14 @@ MALFORMED = (
 )
 
 
+def opt_out_mailto(received):
+    """The opt-out address a received message's HTML body links to (CiviCRM's token)."""
+    html = received.message.get_body(("html",)).get_content()
+    found = re.search(r'href="mailto:(return\+o\.[^"?]+)"', html)
+    assert found, f"no opt-out link in the message: {html[:500]}"
+    return found.group(1)
+
+
 def codec(side, domain):
     secrets = side.query("SELECT value FROM ir_config_parameter WHERE key = %s",
                          ["civimail_addon.verp_secret"])
@@ -545,8 +555,9 @@ class MailingLife:
         unsubscribe_to = unsubscribe_mailto(network.received_by(UNSUBSCRIBER)[0])
         assert unsubscribe_to.startswith("return+u.") and unsubscribe_to.endswith(BOUNCE_DOMAIN)
         network.submit(reader_message(UNSUBSCRIBER, unsubscribe_to, "Stop", "No more, thanks."))
-        # No message names the opt-out address (CiviCRM puts it in the body by a token).
-        opt_out_to = codec(self.side, BOUNCE_DOMAIN).build(
+        # The body's {action.optOut} token became the reader's own opt-out address.
+        opt_out_to = opt_out_mailto(network.received_by(OPTING_OUT)[0])
+        assert opt_out_to == codec(self.side, BOUNCE_DOMAIN).build(
             self.trace_id(OPTING_OUT, self.first), OPTING_OUT, "o")
         network.submit(reader_message(OPTING_OUT, opt_out_to, "opt out", "Never again."))
         replied_to = network.received_by(REPLIER)[0].message
