@@ -193,8 +193,9 @@ class CivimailBounce(models.Model):
     def _verified_trace(self, account, codec, found, traces_by_id):
         """The mailing trace a VERP token names, or (empty, why it is refused)."""
         if found.verp is None:
-            return self.env["mailing.trace"].sudo(), fact(
-                "reason_no_verp", email=found.email or "?")
+            why = fact("reason_no_verp", email=found.email) if found.email \
+                else fact("reason_no_recipient")
+            return self.env["mailing.trace"].sudo(), why
         return self._verified_token(account, codec, found.verp, traces_by_id)
 
     @api.model

@@ -66,6 +66,7 @@ MESSAGES = {
     "reason_unparseable": _lt("The message could not be parsed (%(error_type)s): %(error)s"),
     "reason_not_processed": _lt("Could not be processed (%(error_type)s): %(error)s"),
     "reason_no_verp": _lt("%(email)s: no VERP address of this database"),
+    "reason_no_recipient": _lt("Neither a failed recipient nor a VERP address of this database"),
     "reason_no_trace": _lt("VERP address names trace %(trace)s, which does not exist"),
     "reason_bad_signature": _lt(
         "VERP address of trace %(trace)s has a bad signature (forged or damaged)"),

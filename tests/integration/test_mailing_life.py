@@ -668,7 +668,7 @@ class MailingLife:
                       in side.processed(before) if outcome == "ignored") == [
             ("Bounces (IMAPS)", "unidentified", ("reason_bad_signature",)),
             ("Bounces (IMAPS)", "unidentified", ("reason_bad_signature",)),
-            ("Bounces (IMAPS)", "unidentified", ("reason_no_verp",))]
+            ("Bounces (IMAPS)", "unidentified", ("reason_no_recipient",))]
         assert side.traces(self.first) == traces, "no trace of the first mailing changed"
         assert side.blocklist() == {UNSUBSCRIBER, OPTING_OUT}
         bounces = side.bounces(self.second)
@@ -717,7 +717,7 @@ class MailingLife:
         for forged in ("Undelivered Mail Returned to Sender", "unsubscribe"):
             assert ignored.pop(forged).endswith("has a bad signature (forged or damaged)")
         [malformed] = ignored.values()
-        assert malformed.endswith("no VERP address of this database")
+        assert malformed == "Neither a failed recipient nor a VERP address of this database"
         assert words["holds"] == {
             address: f"1 bounce of type “{code.capitalize()}” (threshold 1)"
             for address, code in self.held.items() if address != RELEASED}
