@@ -54,6 +54,28 @@ def test_every_path_and_step_named_exists(document):
     assert not wrong, f"{document.relative_to(ROOT)}:\n" + "\n".join(wrong)
 
 
+def test_feature_map_names_files_that_exist():
+    """Each file or folder the README's map names is in the column's folder."""
+    readme = (ROOT / "README.md").read_text()
+    table = re.search(r"^## Where each feature lives\n(.*?)(?=^## )", readme, re.M | re.S).group(1)
+    header, _rule, *rows = [line for line in table.splitlines() if line.startswith("|")]
+    folders = [re.search(r"`([\w/]+/)`", cell) for cell in header.strip("|").split("|")]
+    assert rows, "the feature map has no rows"
+    wrong = []
+    for row in rows:
+        cells = row.strip("|").split("|")
+        for folder, cell in zip(folders, cells, strict=True):
+            if not folder:
+                continue
+            base = ROOT / folder.group(1)
+            # A name of the column ("x.py", "mailbox/"), or a file beside its folder's.
+            for name in re.findall(r"`((?:\.\./)?[\w/]+(?:\.py|/))`", cell):
+                if not (base / name).resolve().exists() and not any(
+                        (path / name).exists() for path in base.glob("*/")):
+                    wrong.append(f"{cells[0].strip()}: {folder.group(1)}{name}")
+    assert not wrong, "README.md's feature map names what does not exist: " + ", ".join(wrong)
+
+
 def test_flow_steps_are_defined_in_the_flow_files():
     """A bare `_step` of a README flow is defined in one of the files that flow names."""
     readme = (ROOT / "README.md").read_text()
