@@ -70,7 +70,7 @@
             "civimail_addon/static/src/views/*.js",
         ],
         "web.assets_tests": [
-            "civimail_addon/static/tests/tours/*.js",
+            "civimail_addon/static/tests/tours/**/*.js",
         ],
     },
     "images": [

@@ -10,37 +10,12 @@
  */
 import { registry } from "@web/core/registry";
 import { rpc } from "@web/core/network/rpc";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
-
-function openMenu(section, item, content) {
-    return [
-        {
-            content: `Open the ${content} menu`,
-            trigger: `.o_menu_sections button[data-menu-xmlid="${section}"]`,
-            run: "click",
-        },
-        {
-            content: `Open ${content}`,
-            trigger: `.dropdown-item[data-menu-xmlid="${item}"]`,
-            run: "click",
-        },
-        {
-            // The app's own first action may still be loading: wait for ours.
-            content: `${content} is shown`,
-            trigger: `.o_breadcrumb .active:contains("${content}")`,
-        },
-    ];
-}
+import { openEmailMarketing, openMenu } from "@civimail_addon/../tests/tours/utils/menu_util";
 
 registry.category("web_tour.tours").add("civimail_admin_tour", {
     url: "/odoo",
     steps: () => [
-        stepUtils.showAppsMenuItem(),
-        {
-            content: "Open Email Marketing",
-            trigger: '.o_app[data-menu-xmlid="mass_mailing.mass_mailing_menu_root"]',
-            run: "click",
-        },
+        ...openEmailMarketing(),
         {
             content: "Its mailings are shown",
             trigger: '.o_breadcrumb .active:contains("Mailings")',

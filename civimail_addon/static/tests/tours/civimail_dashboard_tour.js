@@ -4,38 +4,18 @@
  * and shows the records tests/test_tour.py created for it.
  */
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
-
-function openReport(item, content) {
-    return [
-        {
-            content: "Open the Reporting menu",
-            trigger: '.o_menu_sections button[data-menu-xmlid="mass_mailing.menu_mass_mailing_report"]',
-            run: "click",
-        },
-        {
-            content: `Open ${content}`,
-            trigger: `.dropdown-item[data-menu-xmlid="civimail_addon.${item}"]`,
-            run: "click",
-        },
-        {
-            content: `${content} is open`,
-            trigger: `.o_breadcrumb:contains("${content}")`,
-        },
-    ];
-}
+import { openEmailMarketing, openMenu } from "@civimail_addon/../tests/tours/utils/menu_util";
 
 registry.category("web_tour.tours").add("civimail_dashboard_tour", {
     url: "/odoo",
     steps: () => [
-        stepUtils.showAppsMenuItem(),
-        {
-            content: "Open Email Marketing",
-            trigger: '.o_app[data-menu-xmlid="mass_mailing.mass_mailing_menu_root"]',
-            run: "click",
-        },
+        ...openEmailMarketing(),
         // Delivery funnel of each mailing
-        ...openReport("civimail_report_delivery_menu", "Delivery by Mailing"),
+        ...openMenu(
+            "mass_mailing.menu_mass_mailing_report",
+            "civimail_addon.civimail_report_delivery_menu",
+            "Delivery by Mailing"
+        ),
         {
             content: "A bar per mailing",
             trigger: ".o_graph_renderer canvas",
@@ -50,13 +30,21 @@ registry.category("web_tour.tours").add("civimail_dashboard_tour", {
             trigger: '.o_pivot th:contains("Tour newsletter")',
         },
         // Bounces over time
-        ...openReport("civimail_report_bounce_menu", "Bounces over Time"),
+        ...openMenu(
+            "mass_mailing.menu_mass_mailing_report",
+            "civimail_addon.civimail_report_bounce_menu",
+            "Bounces over Time"
+        ),
         {
             content: "Bounces by week and type",
             trigger: ".o_graph_renderer canvas",
         },
         // Top bouncing domains
-        ...openReport("civimail_report_domain_menu", "Bouncing Domains"),
+        ...openMenu(
+            "mass_mailing.menu_mass_mailing_report",
+            "civimail_addon.civimail_report_domain_menu",
+            "Bouncing Domains"
+        ),
         {
             content: "Bounces by domain",
             trigger: ".o_graph_renderer canvas",
@@ -71,7 +59,11 @@ registry.category("web_tour.tours").add("civimail_dashboard_tour", {
             trigger: '.o_pivot th:contains("bounce.example")',
         },
         // Emails put on hold per week
-        ...openReport("civimail_report_hold_menu", "Emails on Hold"),
+        ...openMenu(
+            "mass_mailing.menu_mass_mailing_report",
+            "civimail_addon.civimail_report_hold_menu",
+            "Emails on Hold"
+        ),
         {
             content: "Holds by week",
             trigger: ".o_graph_renderer canvas",
@@ -86,14 +78,22 @@ registry.category("web_tour.tours").add("civimail_dashboard_tour", {
             trigger: '.o_data_row:contains("Dashboard Held"):contains("bounce of type")',
         },
         // Deliverability, by colour
-        ...openReport("civimail_report_deliverability_menu", "Deliverability Status"),
+        ...openMenu(
+            "mass_mailing.menu_mass_mailing_report",
+            "civimail_addon.civimail_report_deliverability_menu",
+            "Deliverability Status"
+        ),
         {
             content: "The red check comes first, in red",
             trigger:
                 '.o_kanban_record:first-child:contains("dashboard.example") .border-danger',
         },
         // Latest run of each job
-        ...openReport("civimail_report_job_status_menu", "Job Status"),
+        ...openMenu(
+            "mass_mailing.menu_mass_mailing_report",
+            "civimail_addon.civimail_report_job_status_menu",
+            "Job Status"
+        ),
         {
             content: "Fetch Bounces shows its latest run, an error",
             trigger:

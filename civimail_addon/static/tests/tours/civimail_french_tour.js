@@ -5,36 +5,12 @@
  * contact, a processed message. The test (tests/test_tour.py) makes them.
  */
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
-
-function openMenu(section, item, title) {
-    return [
-        {
-            content: `Open the menu of ${item}`,
-            trigger: `.o_menu_sections button[data-menu-xmlid="${section}"]`,
-            run: "click",
-        },
-        {
-            content: `Open ${item}`,
-            trigger: `.dropdown-item[data-menu-xmlid="${item}"]`,
-            run: "click",
-        },
-        {
-            content: `${title} is shown`,
-            trigger: `.o_breadcrumb .active:contains("${title}")`,
-        },
-    ];
-}
+import { openEmailMarketing, openMenu } from "@civimail_addon/../tests/tours/utils/menu_util";
 
 registry.category("web_tour.tours").add("civimail_french_tour", {
     url: "/odoo",
     steps: () => [
-        stepUtils.showAppsMenuItem(),
-        {
-            content: "Open Email Marketing",
-            trigger: '.o_app[data-menu-xmlid="mass_mailing.mass_mailing_menu_root"]',
-            run: "click",
-        },
+        ...openEmailMarketing(),
         ...openMenu(
             "mass_mailing.mass_mailing_configuration",
             "civimail_addon.civimail_job_log_menu",
